@@ -1,0 +1,53 @@
+# Every command a contributor, CI (.ci/run) and the GitHub workflows run goes through these targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Where the data comes from: auto (Kaggle when credentials are found, else the sample), sample, kaggle, or a folder.
+SOURCE ?= auto
+# dbt target: duckdb (default) or spark.
+TARGET ?= duckdb
+DOCS_PORT ?= 8080
+
+.PHONY: help venv run stage build test lint docs hooks bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/.requirements-installed: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+venv: $(BIN)/.requirements-installed ## Create .venv and install requirements.txt (done by every target on first use)
+
+run: venv ## Stage the data (SOURCE=...) and build + test the warehouse (TARGET=...), then print a summary
+	$(PY) scripts/pipeline.py run --source "$(SOURCE)" --target "$(TARGET)"
+
+stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it into the landing zone
+	$(PY) scripts/pipeline.py stage --source "$(SOURCE)"
+
+build: venv ## Install dbt packages (or skip them, loudly) and run dbt build on what was staged last
+	$(PY) scripts/pipeline.py build --target "$(TARGET)"
+
+test: venv ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build with all tests
+	$(PY) scripts/pipeline.py test
+
+lint: venv ## The static gates only (sqlfluff, ruff, conventions, workflows)
+	$(PY) scripts/pipeline.py test --only static
+
+docs: venv ## Generate the dbt docs and serve them on localhost:$(DOCS_PORT)
+	$(PY) scripts/pipeline.py docs --port "$(DOCS_PORT)"
+
+hooks: venv ## Install the pre-commit git hook
+	$(BIN)/pre-commit install
+
+bench: venv ## Full-size benchmark; writes docs/performance.{md,json}
+	$(PY) scripts/pipeline.py bench $(BENCH_ARGS)
+
+clean: ## Remove build output and the data folders (landing zones, warehouses)
+	rm -rf target logs dbt_packages .dbt_offline data

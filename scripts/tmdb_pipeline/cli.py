@@ -1,0 +1,166 @@
+"""`scripts/pipeline.py`: the commands behind `make run`, `make stage`, `make build`, `make test` and `make docs`."""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import importlib
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tmdb_pipeline import dbt_runner, paths
+from tmdb_pipeline.errors import LockedError, UserError
+from tmdb_pipeline.summary import RunSummary, layer_row_counts, print_summary
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+@contextmanager
+def run_lock(data_dir: Path) -> Iterator[None]:
+    """One pipeline run per data folder at a time; a second one is told so at once instead of waiting or colliding."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = data_dir / ".run.lock"
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise LockedError(
+                f"Another pipeline run ({holder}) is using {data_dir} (lock file {lock_path}). Wait for it to "
+                "finish, or stop it, then run again. Nothing was changed by this run."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"PID {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+
+
+def ensure_warehouse_free(warehouse: Path) -> None:
+    """Fail fast, with the holder named, when another process has the DuckDB file open for writing."""
+    if not warehouse.exists():
+        return
+    import duckdb
+
+    try:
+        duckdb.connect(str(warehouse)).close()
+    except duckdb.IOException as error:
+        raise LockedError(
+            f"The warehouse {warehouse} is locked by another process: {str(error).splitlines()[0]}\n"
+            "Close that process (a DuckDB shell, a notebook, a BI tool or another dbt run), then run again."
+        ) from None
+
+
+def current_data_dir() -> Path:
+    if os.environ.get("TMDB_DATA_DIR"):
+        return Path(os.environ["TMDB_DATA_DIR"]).resolve()
+    if not paths.CURRENT_LINK.exists():
+        raise UserError(
+            "Nothing has been staged yet, so there is nothing to build. Run `make stage` (or `make run`) first; "
+            "`make stage SOURCE=sample` works offline."
+        )
+    return paths.CURRENT_LINK.resolve()
+
+
+def resolve_dataset(source: str, summary: RunSummary) -> tuple[Path, Path]:
+    """The dataset folder to stage from, and the data folder (landing zone + warehouse) it belongs to."""
+    from tmdb_pipeline import extract
+
+    dataset = extract.resolve_source(source, announce=_say)
+    summary.source = dataset.label
+    return dataset.path, paths.data_dir_for(str(dataset.path) if dataset.kind == "folder" else dataset.kind)
+
+
+def do_stage(dataset_path: Path, data_dir: Path, summary: RunSummary) -> None:
+    from tmdb_pipeline import stage
+
+    summary.stage = stage.stage(dataset_path, paths.landing_dir(data_dir), source_label=summary.source)
+    summary.data_dir = data_dir
+    paths.point_current_at(data_dir)
+
+
+def do_build(data_dir: Path, target: str, summary: RunSummary) -> int:
+    warehouse = paths.warehouse_path(data_dir)
+    if target == "duckdb":
+        ensure_warehouse_free(warehouse)
+    packages = dbt_runner.prepare_packages(_say)
+    _say(f"dbt packages: {packages.mode} ({packages.detail})")
+    started = time.monotonic()
+    returncode = dbt_runner.run_dbt(["build", "--target", target], packages, data_dir)
+    build = dbt_runner.read_run_results()
+    build.returncode = returncode
+    build.elapsed_s = time.monotonic() - started
+    build.skipped_expectations = [] if packages.complete else dbt_runner.skipped_expectation_tests()
+    summary.packages = packages
+    summary.build = build
+    summary.warehouse = warehouse if target == "duckdb" else None
+    summary.data_dir = data_dir
+    summary.target = target
+    if target == "duckdb" and warehouse.exists():
+        summary.rows = layer_row_counts(warehouse)
+    dbt_runner.announce_skipped(packages, build.skipped_expectations, _say)
+    return 0 if returncode == 0 else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pipeline.py", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (
+        ("run", "stage, then build"),
+        ("stage", "get the data and stage it into the landing zone"),
+        ("build", "dbt build (with tests) on what was staged last"),
+    ):
+        command = commands.add_parser(name, help=help_text)
+        if name in ("run", "stage"):
+            command.add_argument("--source", default="auto", help="auto | sample | kaggle | <dataset folder>")
+        if name in ("run", "build"):
+            command.add_argument("--target", default="duckdb", choices=["duckdb", "spark"])
+    for name, module in (("test", "gates"), ("docs", "docs"), ("bench", "bench")):
+        commands.add_parser(name, help=f"see tmdb_pipeline.{module}", add_help=False)
+    dbt = commands.add_parser("dbt", help="run dbt with the packages handled: pipeline.py dbt <dbt args>")
+    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+
+    args, rest = parser.parse_known_args(argv)
+    if args.command in ("test", "docs", "bench"):
+        module = {"test": "gates", "docs": "docs", "bench": "bench"}[args.command]
+        return int(importlib.import_module(f"tmdb_pipeline.{module}").main(rest))
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+
+    summary = RunSummary(started=time.monotonic())
+    try:
+        if args.command == "dbt":
+            packages = dbt_runner.prepare_packages(_say)
+            data_dir = current_data_dir() if paths.CURRENT_LINK.exists() or os.environ.get("TMDB_DATA_DIR") else None
+            code = dbt_runner.run_dbt(args.dbt_args, packages, data_dir)
+            if not packages.complete and args.dbt_args[:1] and args.dbt_args[0] in ("build", "test"):
+                dbt_runner.announce_skipped(packages, dbt_runner.skipped_expectation_tests(), _say)
+            return code
+        if args.command == "build":
+            data_dir = current_data_dir()
+            with run_lock(data_dir):
+                code = do_build(data_dir, args.target, summary)
+        else:
+            dataset_path, data_dir = resolve_dataset(args.source, summary)
+            with run_lock(data_dir):
+                do_stage(dataset_path, data_dir, summary)
+                code = do_build(data_dir, args.target, summary) if args.command == "run" else 0
+        print_summary(summary)
+        return code
+    except UserError as error:
+        print(f"\nERROR: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("\nInterrupted. Nothing half-written is visible: the next run picks up from here.", file=sys.stderr)
+        return 130

@@ -1,0 +1,128 @@
+"""The closing summary of a run: what came in, what went where, what was tested, where the warehouse is."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tmdb_pipeline import ENTITIES
+from tmdb_pipeline.paths import REPO_ROOT
+
+if TYPE_CHECKING:
+    from tmdb_pipeline.dbt_runner import BuildResult, Packages
+
+LAYERS = ("raw", "staging", "intermediate", "core", "marts", "snapshots", "reference")
+TEST_RESOURCES = ("test", "unit_test")
+
+
+@dataclass
+class RunSummary:
+    started: float
+    source: str = ""
+    stage: Any = None  # tmdb_pipeline.stage.StageResult
+    packages: Packages | None = None
+    build: BuildResult | None = None
+    rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer -> (relations, rows)
+    warehouse: Path | None = None
+    data_dir: Path | None = None
+    target: str = "duckdb"
+
+
+def layer_row_counts(warehouse: Path) -> dict[str, tuple[int, int]]:
+    """Relations and rows per layer schema, read from the warehouse after the build."""
+    import duckdb
+
+    counts: dict[str, tuple[int, int]] = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.sql(
+            "select table_schema, table_name from information_schema.tables where table_catalog = current_database()"
+        ).fetchall()
+        for schema, table in tables:
+            if schema not in LAYERS:
+                continue
+            (rows,) = con.sql(f'select count(*) from "{schema}"."{table}"').fetchone() or (0,)
+            relations, total = counts.get(schema, (0, 0))
+            counts[schema] = (relations + 1, total + int(rows))
+    return counts
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return os.path.relpath(path, Path.cwd()) if path.is_relative_to(REPO_ROOT) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def _stage_lines(stage: Any) -> list[str]:
+    lines = []
+    batch = f"batch {stage.batch_id}" if stage.batch_id else "nothing new, no batch written"
+    lines.append(f"Staging       {batch} in {_relative(stage.landing_dir)} ({stage.elapsed_s:.1f} s)")
+    for entity in ENTITIES:
+        lines.append(
+            f"  {entity:<11} {_n(stage.seen.get(entity, 0))} files seen = {_n(stage.staged.get(entity, 0))} staged"
+            f" + {_n(stage.quarantined.get(entity, 0))} quarantined + {_n(stage.unchanged.get(entity, 0))} unchanged"
+        )
+    if stage.reasons:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(stage.reasons.items()))
+        lines.append(f"  quarantine  {reasons} (table marts.mart_audit__quarantined_files)")
+    return lines
+
+
+def _test_line(build: BuildResult, packages: Packages | None) -> str:
+    tally: dict[str, int] = {}
+    for resource in TEST_RESOURCES:
+        for status, count in build.counts.get(resource, {}).items():
+            tally[status] = tally.get(status, 0) + count
+    skipped = tally.get("skipped", 0) + len(build.skipped_expectations)
+    line = (
+        f"Tests         {_n(tally.get('pass', 0))} passed, {_n(tally.get('fail', 0) + tally.get('error', 0))} failed,"
+        f" {_n(tally.get('warn', 0))} warned, {_n(skipped)} skipped"
+    )
+    if build.skipped_expectations:
+        line += f" ({len(build.skipped_expectations)} need dbt-expectations: {packages.detail if packages else ''})"
+    return line
+
+
+def print_summary(summary: RunSummary) -> None:
+    lines = ["", "=" * 30 + " TMDB pipeline summary " + "=" * 30]
+    if summary.source:
+        lines.append(f"Source        {summary.source}")
+    if summary.stage is not None:
+        lines += _stage_lines(summary.stage)
+    if summary.rows:
+        lines.append(
+            "Rows          "
+            + " | ".join(
+                f"{layer} {_n(rows)} ({relations} rel.)"
+                for layer in LAYERS
+                if layer in summary.rows
+                for relations, rows in [summary.rows[layer]]
+            )
+        )
+    if summary.build is not None:
+        models = summary.build.counts.get("model", {})
+        built = sum(models.values())
+        lines.append(
+            f"dbt build     {'OK' if summary.build.returncode == 0 else 'FAILED'}: {built} models"
+            f" on target {summary.target} ({summary.build.elapsed_s:.1f} s)"
+        )
+        lines.append(_test_line(summary.build, summary.packages))
+        for failure in summary.build.failures[:20]:
+            lines.append(f"  FAILED      {failure}")
+    if summary.warehouse is not None:
+        lines.append(f"Warehouse     {_relative(summary.warehouse)}")
+    if summary.data_dir is not None:
+        lines.append(
+            f"By hand       TMDB_DATA_DIR={_relative(summary.data_dir)} .venv/bin/dbt build   (or docs generate/serve;"
+            " data/current is the last staged)"
+        )
+    lines.append(f"Elapsed       {time.monotonic() - summary.started:.1f} s")
+    lines.append("=" * 83)
+    print("\n".join(lines), flush=True)
