@@ -26,9 +26,27 @@ TARGET_DIR = REPO_ROOT / "target"
 # Tests that call dbt-expectations' generic tests; dbt resolves them only when they run, so excluded ones still parse.
 EXPECTATIONS_SELECTOR = "test_name:expect_*"
 # Commands that run tests and so must leave out the ones whose package is missing.
-SELECTING_COMMANDS = {"build", "test", "list", "ls", "run", "seed", "snapshot", "compile", "show"}
+SELECTING_COMMANDS = {
+    "build",
+    "test",
+    "list",
+    "ls",
+    "run",
+    "seed",
+    "snapshot",
+    "compile",
+    "show",
+}
 # What the offline view leaves out of the project; everything else is linked in.
-NOT_IN_OFFLINE_VIEW = {"packages.yml", "package-lock.yml", "dependencies.yml", "dbt_packages", "target", "logs", ".git"}
+NOT_IN_OFFLINE_VIEW = {
+    "packages.yml",
+    "package-lock.yml",
+    "dependencies.yml",
+    "dbt_packages",
+    "target",
+    "logs",
+    ".git",
+}
 
 Announce = Callable[[str], None]
 
@@ -46,7 +64,9 @@ class Packages:
 @dataclass
 class BuildResult:
     returncode: int
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # resource type -> status -> n
+    counts: dict[str, dict[str, int]] = field(
+        default_factory=dict
+    )  # resource type -> status -> n
     failures: list[str] = field(default_factory=list)
     skipped_expectations: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
@@ -94,7 +114,11 @@ def _install_from_mirror(mirror: Path) -> None:
             continue
         staging = PACKAGES_DIR / f".{name}.partial"
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(available[name], staging, ignore=shutil.ignore_patterns(".git", "integration_tests", "docs"))
+        shutil.copytree(
+            available[name],
+            staging,
+            ignore=shutil.ignore_patterns(".git", "integration_tests", "docs"),
+        )
         staging.rename(PACKAGES_DIR / name)
 
 
@@ -106,7 +130,9 @@ def _dbt_executable() -> str:
 def prepare_packages(announce: Announce = print) -> Packages:
     """Make dbt's packages available by the best means at hand, and say which."""
     if not _missing_installed():
-        return Packages("installed", f"packages already installed in {PACKAGES_DIR.name}/")
+        return Packages(
+            "installed", f"packages already installed in {PACKAGES_DIR.name}/"
+        )
     mirror = os.environ.get("DBT_PACKAGES_MIRROR")
     if mirror:
         _install_from_mirror(Path(mirror).expanduser())
@@ -116,9 +142,16 @@ def prepare_packages(announce: Announce = print) -> Packages:
         timeout = float(os.environ.get("TMDB_DBT_DEPS_TIMEOUT", "120"))
         try:
             deps = subprocess.run(
-                [_dbt_executable(), "deps"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+                [_dbt_executable(), "deps"],
+                check=False,
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
             )
-            reason = _last_error_line(deps.stdout + deps.stderr) if deps.returncode else ""
+            reason = (
+                _last_error_line(deps.stdout + deps.stderr) if deps.returncode else ""
+            )
         except subprocess.TimeoutExpired:
             reason = f"dbt deps did not finish within {timeout:.0f} s"
         if not _missing_installed():
@@ -139,7 +172,11 @@ def _last_error_line(output: str) -> str:
 def _offline_project() -> Path:
     """A view of the project without its packages file, so dbt parses where the packages are missing."""
     OFFLINE_PROJECT.mkdir(exist_ok=True)
-    wanted = {p.name for p in REPO_ROOT.iterdir() if p.name not in NOT_IN_OFFLINE_VIEW and not p.name.startswith(".")}
+    wanted = {
+        p.name
+        for p in REPO_ROOT.iterdir()
+        if p.name not in NOT_IN_OFFLINE_VIEW and not p.name.startswith(".")
+    }
     for link in OFFLINE_PROJECT.iterdir():
         if link.name not in wanted:
             link.unlink()
@@ -155,7 +192,12 @@ def dbt_command(args: Sequence[str], packages: Packages) -> list[str]:
     command = [_dbt_executable(), *args]
     if packages.complete:
         return command
-    command += ["--project-dir", str(_offline_project()), "--profiles-dir", str(REPO_ROOT)]
+    command += [
+        "--project-dir",
+        str(_offline_project()),
+        "--profiles-dir",
+        str(REPO_ROOT),
+    ]
     if args and args[0] in SELECTING_COMMANDS:
         if "--exclude" in command:
             command.insert(command.index("--exclude") + 1, EXPECTATIONS_SELECTOR)
@@ -173,9 +215,14 @@ def dbt_env(data_dir: Path | None) -> dict[str, str]:
     return env
 
 
-def run_dbt(args: Sequence[str], packages: Packages, data_dir: Path | None = None) -> int:
+def run_dbt(
+    args: Sequence[str], packages: Packages, data_dir: Path | None = None
+) -> int:
     """Run dbt in the foreground (its output goes straight to the terminal) and return its exit code."""
-    return subprocess.run(dbt_command(args, packages), cwd=REPO_ROOT, env=dbt_env(data_dir)).returncode
+    command = dbt_command(args, packages)
+    return subprocess.run(
+        command, check=False, cwd=REPO_ROOT, env=dbt_env(data_dir)
+    ).returncode
 
 
 def skipped_expectation_tests() -> list[str]:
@@ -187,7 +234,8 @@ def skipped_expectation_tests() -> list[str]:
     return sorted(
         node["name"]
         for node in nodes
-        if node["resource_type"] == "test" and (node.get("test_metadata") or {}).get("name", "").startswith("expect_")
+        if node["resource_type"] == "test"
+        and (node.get("test_metadata") or {}).get("name", "").startswith("expect_")
     )
 
 
@@ -204,11 +252,15 @@ def read_run_results() -> BuildResult:
         by_status = result.counts.setdefault(resource, {})
         by_status[status] = by_status.get(status, 0) + 1
         if status in ("error", "fail"):
-            result.failures.append(f"{item['unique_id']}: {(item.get('message') or '').strip()[:200]}")
+            result.failures.append(
+                f"{item['unique_id']}: {(item.get('message') or '').strip()[:200]}"
+            )
     return result
 
 
-def announce_skipped(packages: Packages, skipped: list[str], announce: Announce = print) -> None:
+def announce_skipped(
+    packages: Packages, skipped: list[str], announce: Announce = print
+) -> None:
     if packages.complete:
         return
     bar = "!" * 100

@@ -25,7 +25,9 @@ class RunSummary:
     stage: Any = None  # tmdb_pipeline.stage.StageResult
     packages: Packages | None = None
     build: BuildResult | None = None
-    rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer -> (relations, rows)
+    rows: dict[str, tuple[int, int]] = field(
+        default_factory=dict
+    )  # layer -> (relations, rows)
     warehouse: Path | None = None
     data_dir: Path | None = None
     target: str = "duckdb"
@@ -43,7 +45,9 @@ def layer_row_counts(warehouse: Path) -> dict[str, tuple[int, int]]:
         for schema, table in tables:
             if schema not in LAYERS:
                 continue
-            (rows,) = con.sql(f'select count(*) from "{schema}"."{table}"').fetchone() or (0,)
+            (rows,) = con.sql(
+                f'select count(*) from "{schema}"."{table}"'
+            ).fetchone() or (0,)
             relations, total = counts.get(schema, (0, 0))
             counts[schema] = (relations + 1, total + int(rows))
     return counts
@@ -55,23 +59,35 @@ def _n(value: int) -> str:
 
 def _relative(path: Path) -> str:
     try:
-        return os.path.relpath(path, Path.cwd()) if path.is_relative_to(REPO_ROOT) else str(path)
+        return (
+            os.path.relpath(path, Path.cwd())
+            if path.is_relative_to(REPO_ROOT)
+            else str(path)
+        )
     except ValueError:
         return str(path)
 
 
 def _stage_lines(stage: Any) -> list[str]:
     lines = []
-    batch = f"batch {stage.batch_id}" if stage.batch_id else "nothing new, no batch written"
-    lines.append(f"Staging       {batch} in {_relative(stage.landing_dir)} ({stage.elapsed_s:.1f} s)")
+    batch = (
+        f"batch {stage.batch_id}" if stage.batch_id else "nothing new, no batch written"
+    )
+    lines.append(
+        f"Staging       {batch} in {_relative(stage.landing_dir)} ({stage.elapsed_s:.1f} s)"
+    )
     for entity in ENTITIES:
         lines.append(
             f"  {entity:<11} {_n(stage.seen.get(entity, 0))} files seen = {_n(stage.staged.get(entity, 0))} staged"
             f" + {_n(stage.quarantined.get(entity, 0))} quarantined + {_n(stage.unchanged.get(entity, 0))} unchanged"
         )
     if stage.reasons:
-        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(stage.reasons.items()))
-        lines.append(f"  quarantine  {reasons} (table marts.mart_audit__quarantined_files)")
+        reasons = ", ".join(
+            f"{reason} {count}" for reason, count in sorted(stage.reasons.items())
+        )
+        lines.append(
+            f"  quarantine  {reasons} (table marts.mart_audit__quarantined_files)"
+        )
     return lines
 
 
