@@ -162,6 +162,8 @@ def prepare_packages(announce: Announce = print) -> Packages:
 
 
 def _last_error_line(output: str) -> str:
+    if any(sign in output for sign in ("NameResolutionError", "Max retries exceeded", "ConnectionError")):
+        return "dbt deps could not reach the dbt Hub: no network route to it from here"
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     for line in reversed(lines):
         if "Error" in line or "error" in line:
