@@ -62,6 +62,20 @@ def ensure_warehouse_free(warehouse: Path) -> None:
         ) from None
 
 
+def ensure_writable(folder: Path) -> None:
+    """Refuse before dbt starts when the warehouse cannot be written, rather than fail halfway through."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"\0" * 1024 * 1024)
+        probe.unlink()
+    except OSError as error:
+        raise UserError(
+            f"Cannot write the warehouse folder {folder}: {error.strerror or error}. Free some disk space or fix the "
+            "folder's permissions (or point TMDB_DUCKDB_PATH elsewhere), then run again. The warehouse was not touched."
+        ) from None
+
+
 def current_data_dir() -> Path:
     if os.environ.get("TMDB_DATA_DIR"):
         return Path(os.environ["TMDB_DATA_DIR"]).resolve()
@@ -97,6 +111,7 @@ def do_stage(dataset_path: Path, data_dir: Path, summary: RunSummary) -> None:
 def do_build(data_dir: Path, target: str, summary: RunSummary) -> int:
     warehouse = paths.warehouse_path(data_dir)
     if target == "duckdb":
+        ensure_writable(warehouse.parent)
         ensure_warehouse_free(warehouse)
     packages = dbt_runner.prepare_packages(_say)
     _say(f"dbt packages: {packages.mode} ({packages.detail})")
