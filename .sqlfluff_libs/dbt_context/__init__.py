@@ -1,0 +1,162 @@
+"""dbt's compile-time Jinja context, emulated for sqlfluff's jinja templater (`library_path` in .sqlfluff).
+
+sqlfluff's `apply_dbt_builtins` covers ref, source, config, var, is_incremental, this and return; this
+library adds the rest of what our models and macros use, so they render the way `dbt compile` renders
+them, without a database or the dbt packages:
+
+- `execute` is true, so code behind `{% if execute %}` is rendered and linted;
+- `run_query(...)` returns a one-row, one-column table whose value is 1 (a number that also reads as
+  text), standing in for whatever the warehouse would answer;
+- `adapter.dispatch(name, namespace)` resolves to `duckdb__<name>` or `default__<name>` among the macros
+  loaded from macros/, and fails loudly when neither exists (a package macro we do not have offline);
+- `graph.sources` holds the sources declared in models/**/*.yml (name and meta), as dbt's graph does;
+- `exceptions.raise_compiler_error` fails the render with its message, as it fails `dbt compile`.
+
+Nothing here is used by dbt itself.
+"""
+
+from __future__ import annotations
+
+import datetime as _datetime
+import itertools as _itertools
+import os
+import re as _re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+execute = True
+dbt_version = "1.11.0"
+flags: dict[str, Any] = {"FULL_REFRESH": False, "WHICH": "compile"}
+modules = {"datetime": _datetime, "re": _re, "itertools": _itertools}
+
+_QUERY_VALUE = 1
+
+
+class _Column:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def values(self) -> list[Any]:
+        return [_QUERY_VALUE]
+
+
+class _Table:
+    """The part of agate.Table that macros read: columns[i].values(), rows, column_names."""
+
+    column_names = ("value",)
+
+    @property
+    def columns(self) -> list[_Column]:
+        return [_Column("value")]
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        return [(_QUERY_VALUE,)]
+
+    def __len__(self) -> int:
+        return 1
+
+
+def run_query(sql: str = "") -> _Table:
+    return _Table()
+
+
+def env_var(name: str, default: str | None = None) -> str:
+    if default is not None:
+        return os.environ.get(name, default)
+    return os.environ.get(name, f"env_var_{name.lower()}")
+
+
+def log(msg: Any = "", info: bool = False) -> str:
+    return ""
+
+
+def doc(name: str) -> str:
+    return f"doc_{name}"
+
+
+class _Exceptions:
+    def raise_compiler_error(self, msg: str = "", node: Any = None) -> str:
+        raise jinja2.TemplateError(f"raise_compiler_error: {msg}")
+
+    def warn(self, msg: str = "", node: Any = None) -> str:
+        return ""
+
+
+exceptions = _Exceptions()
+
+
+class _Config:
+    """`config(...)` in a model renders to nothing; `config.get(key, default)` answers the default."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        return ""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default
+
+    def require(self, key: str) -> str:
+        return f"config_{key}"
+
+
+config = _Config()
+
+
+class _Target:
+    name = "duckdb"
+    type = "duckdb"
+    profile_name = "tmdb"
+    database = "tmdb"
+    schema = "main"
+    threads = 2
+
+
+target = _Target()
+
+
+class _Adapter:
+    type = "duckdb"
+
+    @jinja2.pass_context
+    def dispatch(self, context: Any, macro_name: str, macro_namespace: str | None = None) -> Any:
+        for prefix in ("duckdb__", "default__"):
+            macro = context.get(prefix + macro_name)
+            if macro is not None:
+                return macro
+        raise jinja2.TemplateError(
+            f"adapter.dispatch({macro_name!r}, {macro_namespace!r}): neither duckdb__{macro_name} nor "
+            f"default__{macro_name} is defined in macros/"
+        )
+
+    def quote(self, identifier: str) -> str:
+        return f'"{identifier}"'
+
+
+adapter = _Adapter()
+
+
+def _declared_sources() -> dict[str, dict[str, Any]]:
+    """The sources of models/**/*.yml, keyed the way dbt keys graph.sources."""
+    sources: dict[str, dict[str, Any]] = {}
+    models_dir = Path(__file__).resolve().parents[2] / "models"
+    for path in sorted(models_dir.rglob("*.yml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for source in document.get("sources") or []:
+            source_config = source.get("config") or {}
+            meta = {**(source.get("meta") or {}), **(source_config.get("meta") or {})}
+            for table in source.get("tables") or []:
+                unique_id = f"source.tmdb.{source['name']}.{table['name']}"
+                sources[unique_id] = {
+                    "unique_id": unique_id,
+                    "source_name": source["name"],
+                    "name": table["name"],
+                    "meta": meta,
+                    "config": {"meta": meta},
+                }
+    return sources
+
+
+graph = {"nodes": {}, "sources": _declared_sources(), "exposures": {}, "metrics": {}}
