@@ -70,7 +70,7 @@ def _not_null_by_constraint(model: Any) -> set[str]:
 
 
 @check
-def check_model_has_primary_key_test(model, ctx):  # noqa: ANN001, ANN201 -- dbt-bouncer infers the check from this signature
+def check_model_has_primary_key_test(model: Any, ctx: Any) -> None:
     """A model's grain is tested: one column (or one set of columns) is unique and not null."""
     tests = ctx.tests_by_attached_node.get(model.unique_id, [])
     unique = _tested_columns(tests, UNIQUE_COLUMN_TESTS)
@@ -87,7 +87,7 @@ def check_model_has_primary_key_test(model, ctx):  # noqa: ANN001, ANN201 -- dbt
 
 
 @check
-def check_source_columns_have_description(source):  # noqa: ANN001, ANN201 -- see above
+def check_source_columns_have_description(source: Any) -> None:
     """Every column declared on a source table has a description."""
     missing = [
         name

@@ -1,0 +1,364 @@
+"""`make test` / `make lint`: every quality gate in turn, then one PASS/FAIL line per gate.
+
+Gates, in order: sqlfluff, ruff, conventions (dbt-bouncer + dbt-score on the parsed manifest), workflows
+(check-jsonschema + zizmor), pytest, the dbt build of the built-in sample with every test, and, on the
+warehouse that build made, the catalog conventions (every column the warehouse has is documented).
+`--only static` runs the first four; `--only <gate>[,<gate>]` runs the named ones. Every failure names
+the file at fault. Exit status: 0 when every gate passed, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tmdb_pipeline.paths import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+SQL_DIRS = ("models", "tests/dbt", "analyses", "snapshots")
+DOCS_DIR = Path("target") / "docs"
+MIN_MODEL_SCORE = 9.0
+# Checks whose failure is about a model's properties file rather than its SQL.
+PROPERTIES_CHECKS = ("description", "documented", "column", "contract", "access", "primary_key", "test")
+
+
+@dataclass
+class GateResult:
+    ok: bool
+    problems: list[str] = field(default_factory=list)  # one line each, naming the file at fault
+
+
+def _say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def _tool(name: str) -> str:
+    local = BIN / name
+    return str(local) if local.exists() else name
+
+
+def _run(command: Sequence[str], root: Path, *, capture: bool = True, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run a command in the project root; its output is returned (capture) or goes straight to the terminal."""
+    full_env = {**os.environ, **(env or {})}
+    try:
+        done = subprocess.run(
+            list(command), cwd=root, env=full_env, text=True, check=False, stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.STDOUT if capture else None,
+        )
+    except FileNotFoundError:
+        return 127, f"{command[0]}: not installed (run `make venv`)"
+    return done.returncode, done.stdout or ""
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return path
+
+
+# --- sqlfluff -----------------------------------------------------------------------------------------
+
+
+def lint_sql(root: Path = REPO_ROOT) -> GateResult:
+    """sqlfluff on every model, test, analysis and snapshot: one line per violation, `file:line:col: CODE ...`."""
+    targets = [d for d in SQL_DIRS if any((root / d).rglob("*.sql"))]
+    if not targets:
+        return GateResult(False, ["models/: no SQL files found to lint"])
+    code, out = _run([_tool("sqlfluff"), "lint", *targets, "--format", "json", "--processes", "2"], root)
+    try:
+        files = json.loads(out[out.index("[") :]) if "[" in out else None
+    except json.JSONDecodeError:
+        files = None
+    if files is None:
+        return GateResult(False, [f".sqlfluff: sqlfluff did not run (exit {code}): {out.strip()[-2000:]}"])
+    problems = []
+    for linted in files:
+        for v in linted.get("violations", []):
+            line = v.get("start_line_no", v.get("line_no", 0))
+            col = v.get("start_line_pos", v.get("line_pos", 0))
+            problems.append(f"{_relative(linted['filepath'], root)}:{line}:{col}: {v['code']} {v['description']}")
+    for problem in problems:
+        _say(problem)
+    n_files = len(files)
+    _say(f"sqlfluff: {n_files} files, {len(problems)} violations")
+    return GateResult(code == 0 and not problems, problems)
+
+
+# --- ruff ---------------------------------------------------------------------------------------------
+
+
+def lint_python(root: Path = REPO_ROOT) -> GateResult:
+    """`ruff check` (concise: `file:line:col: CODE ...`) and `ruff format --check` (`Would reformat: file`)."""
+    problems: list[str] = []
+    code_check, out_check = _run([_tool("ruff"), "check", "--output-format", "concise", "--no-cache", "."], root)
+    _say(out_check.rstrip())
+    if code_check != 0:
+        problems += [line for line in out_check.splitlines() if ":" in line and not line.startswith("Found")]
+        problems = problems or [f"ruff check failed (exit {code_check})"]
+    code_format, out_format = _run([_tool("ruff"), "format", "--check", "--no-cache", "."], root)
+    _say(out_format.rstrip())
+    if code_format != 0:
+        problems += [line for line in out_format.splitlines() if line.startswith("Would reformat")]
+        problems = problems or [f"ruff format --check failed (exit {code_format})"]
+    return GateResult(code_check == 0 and code_format == 0, problems)
+
+
+# --- conventions: dbt-bouncer + dbt-score -------------------------------------------------------------
+
+
+def _dbt(args: Sequence[str], root: Path, target_path: Path) -> tuple[int, str]:
+    """dbt through the pipeline's runner (packages installed, mirrored, or left out loudly)."""
+    return _run(
+        [sys.executable, str(root / "scripts" / "pipeline.py"), "dbt", *args, "--target-path", str(target_path)],
+        root,
+        env={"DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(root / "logs")},
+    )
+
+
+def _manifest_nodes(manifest_path: Path) -> dict[str, dict]:
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    return {**manifest["nodes"], **manifest["sources"]}
+
+
+def _at_fault(unique_id: str, check_name: str, fallback: str, nodes: dict[str, dict]) -> str:
+    """The file to name for a failed check: the properties file for documentation/test/contract checks."""
+    node = nodes.get(unique_id, {})
+    sql_file = node.get("original_file_path") or fallback or unique_id
+    properties = (node.get("patch_path") or "").split("://")[-1]
+    if node.get("resource_type") == "source":
+        return sql_file
+    if properties and any(word in check_name for word in PROPERTIES_CHECKS):
+        return f"{properties} (model {sql_file})"
+    return sql_file
+
+
+def _bouncer(root: Path, artifacts: Path, category: str, nodes: dict[str, dict]) -> GateResult:
+    """dbt-bouncer's checks of one category (manifest_checks or catalog_checks) against `artifacts`."""
+    config = yaml.safe_load((root / "dbt-bouncer.yml").read_text(encoding="utf-8"))
+    config["dbt_artifacts_dir"] = str(artifacts)
+    if config.get("custom_checks_dir"):
+        config["custom_checks_dir"] = str(root / config["custom_checks_dir"])
+    with tempfile.TemporaryDirectory() as tmp:
+        config_file, report = Path(tmp) / "dbt-bouncer.yml", Path(tmp) / "report.json"
+        config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+        code, out = _run(
+            [_tool("dbt-bouncer"), "--config-file", str(config_file), "--only", category,
+             "--output-file", str(report), "--output-only-failures"],
+            root,
+            env={"NO_COLOR": "1", "COLUMNS": "200"},
+        )
+        failures = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else None
+    if failures is None:
+        return GateResult(False, [f"dbt-bouncer.yml: dbt-bouncer did not run (exit {code}):\n{out.strip()[-3000:]}"])
+    problems = []
+    for failure in failures:
+        check = failure["check_run_id"].split(":")[0]
+        where = _at_fault(failure.get("unique_id", ""), check, failure.get("file_path", ""), nodes)
+        problems.append(f"{where}: {check}: {failure['failure_message']}")
+    for problem in problems:
+        _say(problem)
+    summary = [line.strip() for line in out.splitlines() if "SUCCESS=" in line]
+    _say(f"dbt-bouncer {category}: {summary[-1].strip('│ ') if summary else f'exit {code}'}")
+    return GateResult(code == 0 and not problems, problems)
+
+
+def _score_threshold(root: Path) -> tuple[float | None, str]:
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return None, "pyproject.toml: missing, so dbt-score has no [tool.dbt-score] thresholds"
+    settings = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("dbt-score", {})
+    threshold = settings.get("fail_any_item_under")
+    if threshold is None or float(threshold) < MIN_MODEL_SCORE:
+        return None, f"pyproject.toml: [tool.dbt-score] fail_any_item_under must be >= {MIN_MODEL_SCORE} (is {threshold})"
+    return float(threshold), ""
+
+
+def _score(root: Path, manifest_path: Path, nodes: dict[str, dict]) -> GateResult:
+    """dbt-score on every model and snapshot of the project, printed as a report; each must score >= the threshold."""
+    threshold, problem = _score_threshold(root)
+    if threshold is None:
+        return GateResult(False, [problem])
+    names = sorted(
+        n["name"] for n in nodes.values() if n["resource_type"] in ("model", "snapshot") and n["package_name"] == "tmdb"
+    )
+    if not names:
+        return GateResult(False, ["models/: the manifest has no models to score"])
+    selection = [arg for name in names for arg in ("--select", name)]
+    code, out = _run([_tool("dbt-score"), "lint", "-m", str(manifest_path), "-f", "json", *selection], root)
+    try:
+        report = json.loads(out[out.index("{") :])
+    except (ValueError, json.JSONDecodeError):
+        return GateResult(False, [f"pyproject.toml: dbt-score did not run (exit {code}): {out.strip()[-2000:]}"])
+    problems = []
+    _say(f"dbt-score (each model must score >= {threshold}):")
+    for unique_id, item in sorted(report["evaluables"].items(), key=lambda kv: kv[1]["score"]):
+        warnings = [
+            f"{rule.rsplit('.', 1)[-1]} ({result['severity']}): {result['message']}"
+            for rule, result in item["results"].items()
+            if result["result"] != "OK"
+        ]
+        path = nodes.get(unique_id, {}).get("original_file_path", unique_id)
+        _say(f"  {item['score']:4.1f} {item['badge']} {path}" + (f"  -- {'; '.join(warnings)}" if warnings else ""))
+        if item["score"] < threshold:
+            problems.append(f"{_at_fault(unique_id, 'description', path, nodes)}: dbt-score {item['score']:.1f} < "
+                            f"{threshold}: {'; '.join(warnings)}")
+    project = report.get("project", {}).get("score")
+    _say(f"  project score: {project:.1f}" if isinstance(project, (int, float)) else "")
+    for line in problems:
+        _say(line)
+    return GateResult(not problems, problems)
+
+
+def check_conventions(root: Path = REPO_ROOT) -> GateResult:
+    """`dbt parse`, then dbt-bouncer's manifest checks and the dbt-score report."""
+    target = root / "target"
+    code, out = _dbt(["parse"], root, target)
+    manifest_path = target / "manifest.json"
+    if code != 0 or not manifest_path.is_file():
+        _say(out.rstrip())
+        return GateResult(False, [f"dbt parse failed (exit {code}); dbt names the file above: {_last_error(out)}"])
+    nodes = _manifest_nodes(manifest_path)
+    bouncer = _bouncer(root, target, "manifest_checks", nodes)
+    score = _score(root, manifest_path, nodes)
+    return GateResult(bouncer.ok and score.ok, bouncer.problems + score.problems)
+
+
+def check_catalog_conventions(root: Path = REPO_ROOT) -> GateResult:
+    """`dbt docs generate` on the warehouse just built, then dbt-bouncer's catalog checks (every column documented)."""
+    docs = root / DOCS_DIR
+    code, out = _dbt(["docs", "generate"], root, docs)
+    if code != 0 or not (docs / "catalog.json").is_file():
+        _say(out.rstrip())
+        return GateResult(False, [f"dbt docs generate failed (exit {code}): {_last_error(out)}"])
+    _say(f"docs site written to {_relative(str(docs), root)}/ (index.html, manifest.json, catalog.json)")
+    return _bouncer(root, docs, "catalog_checks", _manifest_nodes(docs / "manifest.json"))
+
+
+def _last_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if "rror" in line]
+    return (errors or lines or ["no output"])[-1][:400]
+
+
+# --- workflows ----------------------------------------------------------------------------------------
+
+
+def check_workflows(root: Path = REPO_ROOT) -> GateResult:
+    """GitHub workflows: valid against the workflow schema, and no medium or high zizmor finding."""
+    workflows = sorted((root / ".github" / "workflows").glob("*.y*ml"))
+    if not workflows:
+        return GateResult(False, [".github/workflows/: no workflow files"])
+    problems: list[str] = []
+    files = [str(w.relative_to(root)) for w in workflows]
+    code, out = _run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *files], root)
+    _say(out.rstrip())
+    if code != 0:
+        problems += [line.strip() for line in out.splitlines() if ".github/workflows/" in line] or [
+            f".github/workflows/: check-jsonschema failed (exit {code})"
+        ]
+    code, out = _run(
+        [_tool("zizmor"), "--offline", "--min-severity", "medium", "--format", "plain", ".github/workflows"],
+        root,
+        env={"NO_COLOR": "1"},
+    )
+    _say(out.rstrip())
+    if code != 0:
+        problems += [line.strip() for line in out.splitlines() if ".github/workflows/" in line and "-->" in line] or [
+            f".github/workflows/: zizmor reported findings (exit {code})"
+        ]
+    return GateResult(not problems, problems)
+
+
+# --- pytest and the dbt build -------------------------------------------------------------------------
+
+
+def run_pytest(root: Path = REPO_ROOT) -> GateResult:
+    """pytest on tests/python; its output, closing line included, goes to the terminal unchanged."""
+    code, _ = _run([sys.executable, "-m", "pytest", "tests/python"], root, capture=False)
+    return GateResult(code == 0, [] if code == 0 else [f"tests/python: pytest failed (exit {code}); see above"])
+
+
+def build_sample(root: Path = REPO_ROOT) -> GateResult:
+    """`scripts/pipeline.py run --source sample`: stage the built-in sample, dbt build with every test, summary."""
+    code, _ = _run([sys.executable, str(root / "scripts" / "pipeline.py"), "run", "--source", "sample"], root,
+                   capture=False)
+    problems = [] if code == 0 else [f"dbt build failed (exit {code}); the failing models and tests are listed above"]
+    return GateResult(code == 0, problems)
+
+
+@dataclass(frozen=True)
+class Gate:
+    name: str
+    run: Callable[[Path], GateResult]
+    static: bool
+
+
+GATES = (
+    Gate("sqlfluff", lint_sql, True),
+    Gate("ruff", lint_python, True),
+    Gate("conventions", check_conventions, True),
+    Gate("workflows", check_workflows, True),
+    Gate("pytest", run_pytest, False),
+    Gate("dbt build", build_sample, False),
+    Gate("catalog conventions", check_catalog_conventions, False),
+)
+
+
+def _selected(only: str | None) -> list[Gate]:
+    if not only:
+        return list(GATES)
+    if only == "static":
+        return [g for g in GATES if g.static]
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    unknown = [w for w in wanted if w not in {g.name for g in GATES}]
+    if unknown:
+        raise SystemExit(
+            f"unknown gate {', '.join(unknown)}: use static, or any of {', '.join(g.name for g in GATES)}"
+        )
+    return [g for g in GATES if g.name in wanted]
+
+
+def main(argv: Sequence[str] | None = None, root: Path = REPO_ROOT) -> int:
+    parser = argparse.ArgumentParser(prog="pipeline.py test", description=__doc__)
+    parser.add_argument("--only", help="static (sqlfluff, ruff, conventions, workflows) or gate names, comma-separated")
+    args = parser.parse_args(argv)
+    gates = _selected(args.only)
+    outcomes: list[tuple[Gate, GateResult | None, float]] = []
+    for gate in gates:
+        _say(f"\n=== {gate.name} " + "=" * max(0, 96 - len(gate.name)))
+        started = time.monotonic()
+        if gate.name == "catalog conventions" and outcomes and outcomes[-1][0].name == "dbt build" and not (
+            outcomes[-1][1] and outcomes[-1][1].ok
+        ):
+            result = GateResult(False, ["not run: it checks the warehouse that the dbt build gate failed to make"])
+        else:
+            try:
+                result = gate.run(root)
+            except Exception as error:  # noqa: BLE001 -- a gate's own crash is that gate's failure, not the end of the run
+                result = GateResult(False, [f"scripts/tmdb_pipeline/gates.py: {gate.name} crashed: {error!r}"])
+        outcomes.append((gate, result, time.monotonic() - started))
+
+    _say("\n" + "=" * 100)
+    for gate, result, seconds in outcomes:
+        _say(f"{'PASS' if result and result.ok else 'FAIL'}  {gate.name:<20} {seconds:7.1f} s")
+        if result and not result.ok:
+            for problem in result.problems[:20]:
+                _say(f"      {problem}")
+            if len(result.problems) > 20:
+                _say(f"      ... and {len(result.problems) - 20} more (above)")
+    passed = sum(1 for _, result, _ in outcomes if result and result.ok)
+    failed = len(outcomes) - passed
+    _say(f"gates: {passed} passed, {failed} failed")
+    return 0 if failed == 0 else 1
