@@ -1,0 +1,825 @@
+"""Stage a dataset folder into the landing zone: one batch folder per run; every file staged or quarantined.
+
+`<landing>/batch=<id>/` holds `movies-<n>.ndjson` and `series-<n>.ndjson` (one line per staged file:
+its path, checksum and original document, unchanged), `manifest.ndjson` (one line per file found new or
+changed: staged, or quarantined with a reason), `summary.json` (the run's counts) and `quarantine/`
+(a copy of each quarantined file, named by checksum). A batch is built in `<landing>/.tmp/` and renamed
+into place when complete, so readers see all of it or none of it. A file is unchanged when its size and
+modification time match its latest manifest entry, or failing that when its checksum does; staging the
+same input twice writes no second batch.
+
+    python -m tmdb_pipeline.stage DATASET_DIR [--landing DIR] [--source-label TEXT] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import stat
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tmdb_pipeline import ENTITIES
+from tmdb_pipeline.errors import LockedError, UserError
+
+SUBFOLDERS = {"movies": "movies/movies", "series": "series/series"}
+REASONS = (
+    "invalid_json",
+    "empty_file",
+    "not_utf8",
+    "not_an_object",
+    "missing_id",
+    "invalid_id",
+    "oversized",
+    "wrong_entity",
+    "not_json_file",
+    "unreadable",
+)
+# The largest real document is about 17 KB (a long-running series); 8 MiB is far above any of them and
+# still small enough to parse in memory. DuckDB's reader allows objects up to 64 MiB.
+MAX_DOC_BYTES = 8 * 1024 * 1024
+MAX_ID = 2**63 - 1  # tmdb_id is a BIGINT in the warehouse
+CHUNK_FILES = 1_000  # files per task handed to a worker process
+PROGRESS_MIN_FILES = 5_000  # show a progress bar (on a terminal) only for runs at least this long
+LOCK_NAME = ".stage.lock"
+TMP_NAME = ".tmp"
+_BATCH_RE = re.compile(r"^batch=(b\d{6})$")
+_HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+# Top-level keys only one of the two entities has: a document with several of the other entity's keys
+# and none of its own is in the wrong folder.
+_OWN_KEYS = {
+    "movies": frozenset(
+        {
+            "title",
+            "original_title",
+            "release_date",
+            "runtime",
+            "imdb_id",
+            "budget",
+            "revenue",
+            "video",
+            "belongs_to_collection",
+            "tagline",
+            "spoken_languages",
+            "production_countries",
+        }
+    ),
+    "series": frozenset(
+        {
+            "name",
+            "original_name",
+            "first_air_date",
+            "last_air_date",
+            "number_of_seasons",
+            "number_of_episodes",
+            "seasons",
+            "networks",
+            "episode_run_time",
+            "in_production",
+            "created_by",
+            "languages",
+            "last_episode_to_air",
+            "next_episode_to_air",
+            "type",
+        }
+    ),
+}
+
+
+@dataclass
+class StageResult:
+    batch_id: str | None  # None when nothing was new (no batch written)
+    landing_dir: Path
+    seen: dict[str, int]
+    staged: dict[str, int]
+    quarantined: dict[str, int]
+    unchanged: dict[str, int]
+    reasons: dict[str, int]  # quarantine reason -> count
+    elapsed_s: float
+    still_quarantined: dict[str, int] = field(
+        default_factory=dict
+    )  # unchanged files whose last verdict was quarantine
+    bytes_read: int = 0
+
+
+# An input file to look at: (path, source_file, entity, size, mtime_ns, previous sha256, previous reason)
+Item = tuple[str, str, str, int, int, "str | None", "str | None"]
+
+
+def stage(
+    dataset_dir: Path,
+    landing_dir: Path,
+    *,
+    source_label: str,
+    workers: int = 2,
+    progress: bool | None = None,
+    announce: Callable[[str], None] = print,
+) -> StageResult:
+    """Stage every new or changed file of `dataset_dir` into a new batch of `landing_dir`."""
+    started = time.perf_counter()
+    started_at = _utc_now()
+    dataset_dir, landing_dir = Path(dataset_dir), Path(landing_dir)
+    _check_dataset(dataset_dir)
+    _make_landing(landing_dir)
+    with _stage_lock(landing_dir):
+        tmp_root = landing_dir / TMP_NAME
+        shutil.rmtree(tmp_root, ignore_errors=True)  # leftovers of a killed run; we hold the lock
+        batches = existing_batches(landing_dir)
+        prior = _load_manifests(landing_dir, batches, announce)
+        items, stats = _scan(dataset_dir, prior)
+        batch_id = f"b{int(batches[-1][1:]) + 1 if batches else 1:06d}"
+        tmp_batch = tmp_root / f"batch={batch_id}"
+        try:
+            _make_dirs(tmp_batch / "quarantine")
+            stats.merge(_process(items, tmp_batch, started_at, workers, progress))
+            if not stats.new_files():
+                shutil.rmtree(tmp_root, ignore_errors=True)
+                result = stats.result(None, landing_dir, time.perf_counter() - started)
+                announce(_describe_noop(result, source_label, batches[-1] if batches else None))
+                return result
+            result = stats.result(batch_id, landing_dir, time.perf_counter() - started)
+            _finish_batch(
+                tmp_batch,
+                landing_dir / f"batch={batch_id}",
+                result,
+                source_label,
+                dataset_dir,
+                started_at,
+                workers,
+            )
+        except OSError as exc:
+            shutil.rmtree(tmp_root, ignore_errors=True)
+            raise _write_error(exc, landing_dir) from exc
+        except BaseException:
+            shutil.rmtree(tmp_root, ignore_errors=True)
+            raise
+    announce(_describe(result, source_label))
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------
+# Landing zone: folders, lock, earlier batches
+
+
+def _check_dataset(dataset_dir: Path) -> None:
+    if not dataset_dir.is_dir():
+        raise UserError(f"The dataset folder {dataset_dir} does not exist or is not a folder.")
+    if not any((dataset_dir / sub).is_dir() for sub in SUBFOLDERS.values()):
+        raise UserError(
+            f"{dataset_dir} has neither movies/movies nor series/series: expected the Kaggle dataset's "
+            "layout, FOLDER/movies/movies/movie_<id>.json and FOLDER/series/series/series_<id>.json."
+        )
+
+
+def _make_landing(landing_dir: Path) -> None:
+    try:
+        landing_dir.mkdir(parents=True, exist_ok=True)
+        probe = landing_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise _write_error(exc, landing_dir) from exc
+
+
+def _make_dirs(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+
+
+def _write_error(exc: OSError, landing_dir: Path) -> UserError:
+    if exc.errno in _DISK_FULL:
+        return UserError(
+            f"Staging stopped: the disk holding the landing zone {landing_dir} is full "
+            f"({exc.strerror}). No batch was written. Free some space and run again."
+        )
+    where = exc.filename or landing_dir
+    return UserError(
+        f"Staging stopped: cannot write to the landing zone {landing_dir} ({exc.strerror}: {where}). "
+        "No batch was written. Make the folder writable, or point TMDB_LANDING_DIR elsewhere."
+    )
+
+
+@contextmanager
+def _stage_lock(landing_dir: Path) -> Iterator[None]:
+    """One staging run per landing zone at a time (an advisory lock, released when its process ends)."""
+    path = landing_dir / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _write_error(exc, landing_dir) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise LockedError(
+            f"Another staging run (PID {holder}) is writing to the landing zone {landing_dir}: it holds the "
+            f"lock file {path}. Wait for it to finish, then run again. The lock goes away by itself when "
+            "that process ends, so there is nothing to delete."
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def existing_batches(landing_dir: Path) -> list[str]:
+    """Complete batches in the landing zone, oldest first."""
+    try:
+        names = os.listdir(landing_dir)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        m.group(1) for name in names if (m := _BATCH_RE.match(name)) and (landing_dir / name).is_dir()
+    )
+
+
+@dataclass(frozen=True)
+class _Prior:
+    size: int
+    mtime_ns: int
+    sha256: str | None
+    reason: str | None
+
+
+def _load_manifests(
+    landing_dir: Path, batches: list[str], announce: Callable[[str], None]
+) -> dict[str, _Prior]:
+    """The latest manifest entry per source file across all batches.
+
+    Entries are only ever compared with files found in the dataset folder: nothing in a manifest decides
+    where anything is written, so a tampered manifest can at worst make a file be staged again.
+    """
+    latest: dict[str, _Prior] = {}
+    for batch in batches:
+        manifest = landing_dir / f"batch={batch}" / "manifest.ndjson"
+        try:
+            lines = manifest.read_bytes().splitlines()
+        except OSError as exc:
+            announce(f"Warning: cannot read {manifest} ({exc.strerror}); its files will be treated as new.")
+            continue
+        bad = 0
+        for line in lines:
+            try:
+                row = orjson.loads(line)
+                source_file, size, mtime, sha, reason = (
+                    row["source_file"],
+                    row["size_bytes"],
+                    row["mtime_ns"],
+                    row["sha256"],
+                    row["reason"],
+                )
+                if not (isinstance(source_file, str) and type(size) is int and type(mtime) is int):
+                    raise TypeError
+                if sha is not None and not (isinstance(sha, str) and _HEX64_RE.match(sha)):
+                    raise TypeError
+                if reason is not None and reason not in REASONS:
+                    raise TypeError
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                bad += 1
+                continue
+            latest[source_file] = _Prior(size, mtime, sha, reason)
+        if bad:
+            announce(
+                f"Warning: {bad:,} unreadable line(s) in {manifest} were ignored; "
+                "those files will be staged again."
+            )
+    return latest
+
+
+# ----------------------------------------------------------------------------------------------------
+# Scanning the dataset folder
+
+
+@dataclass
+class _Stats:
+    seen: Counter[str] = field(default_factory=Counter)
+    staged: Counter[str] = field(default_factory=Counter)
+    quarantined: Counter[str] = field(default_factory=Counter)
+    unchanged: Counter[str] = field(default_factory=Counter)
+    still_quarantined: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    bytes_read: int = 0
+
+    def merge(self, other: _Stats) -> None:
+        for name in ("seen", "staged", "quarantined", "unchanged", "still_quarantined", "reasons"):
+            getattr(self, name).update(getattr(other, name))
+        self.bytes_read += other.bytes_read
+
+    def new_files(self) -> int:
+        return sum(self.staged.values()) + sum(self.quarantined.values())
+
+    def result(self, batch_id: str | None, landing_dir: Path, elapsed: float) -> StageResult:
+        def per_entity(counter: Counter[str]) -> dict[str, int]:
+            return {entity: counter[entity] for entity in ENTITIES}
+
+        return StageResult(
+            batch_id=batch_id,
+            landing_dir=landing_dir,
+            seen=per_entity(self.seen),
+            staged=per_entity(self.staged),
+            quarantined=per_entity(self.quarantined),
+            unchanged=per_entity(self.unchanged),
+            reasons={reason: self.reasons[reason] for reason in REASONS if self.reasons[reason]},
+            elapsed_s=round(elapsed, 3),
+            still_quarantined=per_entity(self.still_quarantined),
+            bytes_read=self.bytes_read,
+        )
+
+
+def _source_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 are shown as \\xNN escapes."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _scan(dataset_dir: Path, prior: dict[str, _Prior]) -> tuple[list[Item], _Stats]:
+    """List every entry of the two dataset folders; skip the unchanged ones without reading them."""
+    stats = _Stats()
+    found: list[tuple[int, Item]] = []
+    for entity, sub in SUBFOLDERS.items():
+        folder = dataset_dir / sub
+        if not folder.is_dir():
+            continue
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            raise UserError(f"Cannot list the dataset folder {folder}: {exc.strerror}.") from exc
+        for entry in entries:
+            stats.seen[entity] += 1
+            source_file = f"{sub}/{_source_name(entry.name)}"
+            before = prior.get(source_file)
+            try:
+                st = entry.stat()
+                regular = stat.S_ISREG(st.st_mode)
+                size, mtime = st.st_size, st.st_mtime_ns
+            except OSError:  # e.g. a dangling symlink: reported as unreadable by the worker
+                regular, size, mtime = False, 0, 0
+            if (
+                regular
+                and before is not None
+                and before.reason != "unreadable"
+                and before.size == size
+                and before.mtime_ns == mtime
+            ):
+                stats.unchanged[entity] += 1
+                if before.reason is not None:
+                    stats.still_quarantined[entity] += 1
+                continue
+            item: Item = (
+                entry.path,
+                source_file,
+                entity,
+                size,
+                mtime,
+                before.sha256 if before else None,
+                before.reason if before else None,
+            )
+            found.append((entry.inode(), item))
+    found.sort(key=lambda pair: pair[0])  # inode order reads faster from a cold disk cache
+    return [item for _, item in found], stats
+
+
+# ----------------------------------------------------------------------------------------------------
+# Reading, validating and writing (runs in worker processes)
+
+_worker_index = 0
+
+
+def _init_worker(counter: Any) -> None:
+    global _worker_index
+    with counter.get_lock():
+        _worker_index = counter.value
+        counter.value += 1
+
+
+def _process(
+    items: list[Item], tmp_batch: Path, staged_at: str, workers: int, progress: bool | None
+) -> _Stats:
+    stats = _Stats()
+    if not items:
+        return stats
+    chunks = [items[i : i + CHUNK_FILES] for i in range(0, len(items), CHUNK_FILES)]
+    show = progress if progress is not None else (sys.stderr.isatty() and len(items) >= PROGRESS_MIN_FILES)
+    if workers <= 1 or len(chunks) == 1:
+        bar = _progress_bar(len(items), show)
+        for chunk in chunks:
+            stats.merge(process_chunk(str(tmp_batch), chunk, staged_at))
+            bar.update(len(chunk))
+        bar.close()
+        return stats
+    ctx = _mp_context()
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_init_worker, initargs=(ctx.Value("i", 0),)
+    ) as pool:
+        futures = {
+            pool.submit(process_chunk, str(tmp_batch), chunk, staged_at): len(chunk) for chunk in chunks
+        }
+        bar = _progress_bar(len(items), show)  # after the workers are forked: no tqdm thread in them
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    stats.merge(future.result())
+                    bar.update(futures[future])
+        except BrokenProcessPool as exc:
+            raise UserError(
+                "Staging stopped: a worker process died (out of memory, or killed). "
+                "No batch was written; run again."
+            ) from exc
+        finally:
+            bar.close()
+            for future in pending:
+                future.cancel()
+    return stats
+
+
+def _progress_bar(total: int, show: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        unit="file",
+        unit_scale=True,
+        desc="Staging",
+        file=sys.stderr,
+        disable=not show,
+        mininterval=0.5,
+        smoothing=0.05,
+        dynamic_ncols=True,
+    )
+
+
+def _mp_context() -> Any:
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else methods[0])
+
+
+def process_chunk(tmp_batch: str, items: list[Item], staged_at: str) -> _Stats:
+    """Validate a list of files; append staged documents and manifest lines to this worker's part files."""
+    stats = _Stats()
+    lines: dict[str, list[bytes]] = {"movies": [], "series": []}
+    manifest: list[bytes] = []
+    quarantine_dir = f"{tmp_batch}/quarantine"
+    for path, source_file, entity, size, mtime, prior_sha, prior_reason in items:
+        sha, reason, detail, tmdb_id, doc = _read_and_check(path, entity, prior_sha, quarantine_dir, stats)
+        same_bytes = sha is not None and sha == prior_sha
+        if same_bytes or (reason == "unreadable" and prior_reason == "unreadable"):
+            stats.unchanged[entity] += 1  # content (or unreadability) as last time: nothing new to record
+            if prior_reason is not None:
+                stats.still_quarantined[entity] += 1
+            continue
+        source_json = orjson.dumps(source_file)
+        if reason is None:
+            stats.staged[entity] += 1
+            lines[entity].append(
+                b'{"source_file":%b,"file_sha256":"%b","doc":%b}\n' % (source_json, sha.encode(), doc)
+            )
+        else:
+            stats.quarantined[entity] += 1
+            stats.reasons[reason] += 1
+        manifest.append(
+            orjson.dumps(
+                {
+                    "source_file": source_file,
+                    "entity": entity,
+                    "size_bytes": size,
+                    "mtime_ns": mtime,
+                    "sha256": sha,
+                    "status": "staged" if reason is None else "quarantined",
+                    "reason": reason,
+                    "detail": detail,
+                    "tmdb_id": tmdb_id,
+                    "staged_at": staged_at,
+                },
+                option=orjson.OPT_APPEND_NEWLINE,
+            )
+        )
+    for entity, entity_lines in lines.items():
+        if entity_lines:
+            with open(f"{tmp_batch}/{entity}-{_worker_index}.ndjson", "ab") as out:
+                out.writelines(entity_lines)
+    if manifest:
+        with open(f"{tmp_batch}/.manifest-{_worker_index}.part", "ab") as out:
+            out.writelines(manifest)
+    return stats
+
+
+def _read_and_check(
+    path: str, entity: str, prior_sha: str | None, quarantine_dir: str, stats: _Stats
+) -> tuple[str | None, str | None, str | None, int | None, bytes | None]:
+    """Returns (sha256, reason, detail, tmdb_id, document bytes to stage); reason None means staged.
+
+    A quarantined file's bytes are copied into the batch's quarantine, unless they are the same as last
+    time (the caller then counts the file as unchanged).
+    """
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return None, "unreadable", _os_detail(exc), None, None
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        return None, "unreadable", f"{kind}, not a file", None, None
+    if st.st_size > MAX_DOC_BYTES:
+        try:
+            sha, partial = _hash_and_copy(path, quarantine_dir)
+        except _ReadError as exc:
+            return None, "unreadable", _os_detail(exc.cause), None, None
+        stats.bytes_read += st.st_size
+        target = f"{quarantine_dir}/{sha}.bin"
+        if sha == prior_sha or os.path.exists(target):
+            os.unlink(partial)
+        else:
+            os.replace(partial, target)
+        return sha, "oversized", f"{st.st_size:,} bytes; the limit is {MAX_DOC_BYTES:,}", None, None
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        return None, "unreadable", _os_detail(exc), None, None
+    stats.bytes_read += len(data)
+    sha = hashlib.sha256(data).hexdigest()
+    reason, detail, tmdb_id, doc = check_document(data, entity, path)
+    if reason is not None and sha != prior_sha:
+        _quarantine_copy(data, sha, quarantine_dir)
+    return sha, reason, detail, tmdb_id, doc
+
+
+def check_document(
+    data: bytes, entity: str, name: str
+) -> tuple[str | None, str | None, int | None, bytes | None]:
+    """Decide one file: (reason, detail, tmdb_id, document bytes to stage). A reason means quarantine.
+
+    Only the shape the landing zone promises is checked: one JSON object with a positive integer id, in
+    the right folder. Fields of the wrong type and unknown fields pass unchanged: dbt staging types and
+    flags them.
+    """
+    if not name.lower().endswith(".json"):
+        return "not_json_file", "the file name does not end in .json", None, None
+    if not data.strip():
+        return "empty_file", "0 bytes" if not data else f"{len(data)} bytes of whitespace only", None, None
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return (
+                "not_utf8",
+                f"byte 0x{data[bad.start]:02x} at offset {bad.start} is not valid UTF-8",
+                None,
+                None,
+            )
+        return "invalid_json", str(exc)[:300], None, None
+    if type(doc) is not dict:
+        return "not_an_object", f"the top level is {_json_kind(doc)}, not an object", None, None
+    if "id" not in doc:
+        return "missing_id", 'the object has no "id"', None, None
+    tmdb_id = doc["id"]
+    if type(tmdb_id) is not int or not 0 < tmdb_id <= MAX_ID:
+        return (
+            "invalid_id",
+            f"id is {_json_kind(tmdb_id)} {_short(tmdb_id)}, not a positive integer",
+            None,
+            None,
+        )
+    other = "series" if entity == "movies" else "movies"
+    keys = doc.keys()
+    if _OWN_KEYS[entity].isdisjoint(keys):
+        foreign = sorted(_OWN_KEYS[other].intersection(keys))
+        if len(foreign) >= 2:
+            what = "a series" if other == "series" else "a movie"
+            return "wrong_entity", f"looks like {what} ({', '.join(foreign[:4])}) in {entity}/", tmdb_id, None
+    doc_bytes = data.strip()
+    if b"\n" in doc_bytes or b"\r" in doc_bytes:
+        # JSON strings cannot hold raw line breaks, so every CR/LF here is whitespace between tokens.
+        doc_bytes = doc_bytes.replace(b"\r", b" ").replace(b"\n", b" ")
+    return None, None, tmdb_id, doc_bytes
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number with a fraction" if value != int(value) else "a decimal number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _short(value: Any) -> str:
+    text = (
+        orjson.dumps(value).decode() if not isinstance(value, int) or isinstance(value, bool) else str(value)
+    )
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _os_detail(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+class _ReadError(Exception):
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _quarantine_copy(data: bytes, sha: str, quarantine_dir: str) -> None:
+    """Keep the bytes of a quarantined file, named by checksum: never by anything the input controls."""
+    try:
+        fd = os.open(f"{quarantine_dir}/{sha}.bin", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return  # the same bytes, already kept in this batch
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def _hash_and_copy(path: str, quarantine_dir: str) -> tuple[str, str]:
+    """Checksum a file too large to hold in memory while copying it; returns (sha256, the copy's path)."""
+    digest = hashlib.sha256()
+    partial = f"{quarantine_dir}/.partial-{os.getpid()}"
+    try:
+        src = open(path, "rb")  # noqa: SIM115 - read errors and write errors are told apart
+    except OSError as exc:
+        raise _ReadError(exc) from exc
+    with src, open(partial, "wb") as out:
+        while True:
+            try:
+                block = src.read(1 << 20)
+            except OSError as exc:
+                raise _ReadError(exc) from exc
+            if not block:
+                break
+            digest.update(block)
+            out.write(block)
+    return digest.hexdigest(), partial
+
+
+# ----------------------------------------------------------------------------------------------------
+# Completing a batch
+
+
+def _finish_batch(
+    tmp_batch: Path,
+    final: Path,
+    result: StageResult,
+    source_label: str,
+    dataset_dir: Path,
+    started_at: str,
+    workers: int,
+) -> None:
+    """Merge the manifest parts, write the summary, make everything durable, then rename into place."""
+    parts = sorted(tmp_batch.glob(".manifest-*.part"))
+    with open(tmp_batch / "manifest.ndjson", "wb") as manifest:
+        for part in parts:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, manifest, 1 << 20)
+    for part in parts:
+        part.unlink()
+    summary = {
+        "batch_id": result.batch_id,
+        "source": source_label,
+        "dataset_dir": str(dataset_dir),
+        "started_at": started_at,
+        "finished_at": _utc_now(),
+        "elapsed_s": result.elapsed_s,
+        "workers": workers,
+        "bytes_read": result.bytes_read,
+        "entities": {
+            entity: {
+                "seen": result.seen[entity],
+                "staged": result.staged[entity],
+                "quarantined": result.quarantined[entity],
+                "unchanged": result.unchanged[entity],
+                "still_quarantined": result.still_quarantined[entity],
+            }
+            for entity in ENTITIES
+        },
+        "reasons": result.reasons,
+    }
+    (tmp_batch / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2) + b"\n")
+    quarantine = tmp_batch / "quarantine"
+    for folder in (quarantine, tmp_batch):
+        for name in os.listdir(folder):
+            if not os.path.isdir(folder / name):
+                _fsync_path(folder / name, os.O_RDONLY)
+        _fsync_path(folder, os.O_RDONLY | os.O_DIRECTORY)
+    os.rename(tmp_batch, final)
+    _fsync_path(final.parent, os.O_RDONLY | os.O_DIRECTORY)
+    with contextlib.suppress(OSError):
+        tmp_batch.parent.rmdir()
+
+
+def _fsync_path(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _counts_line(result: StageResult, entity: str) -> str:
+    line = (
+        f"  {entity}: {result.seen[entity]:,} seen, {result.staged[entity]:,} staged, "
+        f"{result.quarantined[entity]:,} quarantined, {result.unchanged[entity]:,} unchanged"
+    )
+    still = result.still_quarantined.get(entity, 0)
+    return line + (f" ({still:,} of them still quarantined)" if still else "")
+
+
+def _describe(result: StageResult, source_label: str) -> str:
+    batch_dir = result.landing_dir / f"batch={result.batch_id}"
+    lines = [f"Staged batch {result.batch_id} from the {source_label} in {result.elapsed_s:.1f} s:"]
+    lines += [_counts_line(result, entity) for entity in ENTITIES]
+    if result.reasons:
+        reasons = ", ".join(f"{reason} {count:,}" for reason, count in result.reasons.items())
+        lines.append(
+            f"  quarantined files by reason: {reasons}; see {batch_dir}/manifest.ndjson and "
+            f"{batch_dir}/quarantine/"
+        )
+    return "\n".join(lines)
+
+
+def _describe_noop(result: StageResult, source_label: str, last_batch: str | None) -> str:
+    total = sum(result.seen.values())
+    since = f" since batch {last_batch}" if last_batch else ""
+    lines = [
+        f"Nothing new to stage from the {source_label}: all {total:,} files are unchanged{since}, "
+        "so no batch was written."
+    ]
+    lines += [_counts_line(result, entity) for entity in ENTITIES]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tmdb_pipeline.stage", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("dataset_dir", type=Path, help="folder holding movies/movies and/or series/series")
+    parser.add_argument(
+        "--landing", type=Path, help="landing zone (default: the data folder of this dataset)"
+    )
+    parser.add_argument(
+        "--source-label", default=None, help="how summaries name the data (default: the folder)"
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None)
+    args = parser.parse_args(argv)
+    from tmdb_pipeline import paths
+
+    landing = args.landing or paths.landing_dir(paths.data_dir_for(str(args.dataset_dir)))
+    try:
+        stage(
+            args.dataset_dir,
+            landing,
+            source_label=args.source_label or f"folder {args.dataset_dir}",
+            workers=args.workers,
+            progress=args.progress,
+        )
+    except UserError as exc:
+        print(exc, file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
