@@ -21,12 +21,14 @@ KAGGLE_KEY_ASSIGNMENT = re.compile(rb"""KAGGLE_KEY["']?\s*[:=]\s*(?P<quote>["']?
 # The key field of a kaggle.json token: {"username": "...", "key": "<32 hex digits>"}
 KAGGLE_JSON_KEY = re.compile(rb""""key"\s*:\s*"[0-9a-f]{32}\"""")
 # Values that point at a secret rather than being one.
-REFERENCE = re.compile(rb"^(\$|\$\{|<|\{\{|os\.environ|env\.|secrets\.|None$|null$|\*+$|x+$|\.\.\.$)", re.IGNORECASE)
+REFERENCE = re.compile(
+    rb"^(\$|\$\{|<|\{\{|os\.environ|env\.|secrets\.|None$|null$|\*+$|x+$|\.\.\.$)", re.IGNORECASE
+)
 
 
 def findings(path: Path) -> Iterator[str]:
     if path.name.lower() in CREDENTIAL_FILE_NAMES:
-        yield f"{path}: a Kaggle credentials file; keep it in ~/.kaggle/ (or use KAGGLE_USERNAME/KAGGLE_KEY), never in git"
+        yield f"{path}: a Kaggle credentials file; keep it in ~/.kaggle/ (or set KAGGLE_USERNAME/KAGGLE_KEY)"
     try:
         if path.stat().st_size > MAX_BYTES:
             return
@@ -42,9 +44,9 @@ def findings(path: Path) -> Iterator[str]:
         # In code, an unquoted value is a variable (`{"KAGGLE_KEY": token}`), not a secret.
         in_code = path.suffix == ".py" and not match.group("quote") if match else False
         if match and not in_code and not REFERENCE.match(match.group("value")):
-            yield f"{path}:{number}: a literal KAGGLE_KEY value; pass it through the environment or a CI secret"
+            yield f"{path}:{number}: a literal KAGGLE_KEY value; pass it in the environment or a CI secret"
         if KAGGLE_JSON_KEY.search(line):
-            yield f"{path}:{number}: a Kaggle API token (the \"key\" of a kaggle.json)"
+            yield f'{path}:{number}: a Kaggle API token (the "key" of a kaggle.json)'
 
 
 def tracked_files() -> list[Path]:

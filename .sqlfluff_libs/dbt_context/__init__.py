@@ -9,6 +9,7 @@ them, without a database or the dbt packages:
   text), standing in for whatever the warehouse would answer;
 - `adapter.dispatch(name, namespace)` resolves to `duckdb__<name>` or `default__<name>` among the macros
   loaded from macros/, and fails loudly when neither exists (a package macro we do not have offline);
+- `tmdb.<macro>(...)` (the project's namespace) calls that macro from macros/, as dbt does;
 - `graph.sources` holds the sources declared in models/**/*.yml (name and meta), as dbt's graph does;
 - `exceptions.raise_compiler_error` fails the render with its message, as it fails `dbt compile`.
 
@@ -136,6 +137,28 @@ class _Adapter:
 
 
 adapter = _Adapter()
+
+
+class _ProjectNamespace:
+    """`tmdb.some_macro(...)`: the project's macros by their namespace, looked up when called."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, macro_name: str) -> Any:
+        namespace = self._name
+
+        @jinja2.pass_context
+        def call(context: Any, *args: Any, **kwargs: Any) -> Any:
+            macro = context.get(macro_name)
+            if macro is None:
+                raise jinja2.TemplateError(f"{namespace}.{macro_name}: no macro {macro_name} in macros/")
+            return context.call(macro, *args, **kwargs)
+
+        return call
+
+
+tmdb = _ProjectNamespace("tmdb")
 
 
 def _declared_sources() -> dict[str, dict[str, Any]]:

@@ -16,11 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomllib
 import yaml
 
 from tmdb_pipeline.paths import REPO_ROOT
@@ -48,17 +48,46 @@ def _tool(name: str) -> str:
     return str(local) if local.exists() else name
 
 
-def _run(command: Sequence[str], root: Path, *, capture: bool = True, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Run a command in the project root; its output is returned (capture) or goes straight to the terminal."""
+def _run(
+    command: Sequence[str],
+    root: Path,
+    *,
+    capture: bool = True,
+    merge_stderr: bool = True,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """Run a command in the project root; its output is returned (capture) or goes straight to the terminal.
+
+    With merge_stderr=False, stderr is collected apart and put after stdout (so JSON on stdout stays whole).
+    """
     full_env = {**os.environ, **(env or {})}
     try:
         done = subprocess.run(
-            list(command), cwd=root, env=full_env, text=True, check=False, stdout=subprocess.PIPE if capture else None,
-            stderr=subprocess.STDOUT if capture else None,
+            list(command),
+            cwd=root,
+            env=full_env,
+            text=True,
+            check=False,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=(subprocess.STDOUT if merge_stderr else subprocess.PIPE) if capture else None,
         )
     except FileNotFoundError:
         return 127, f"{command[0]}: not installed (run `make venv`)"
-    return done.returncode, done.stdout or ""
+    output = done.stdout or ""
+    if done.stderr:
+        output += "\n" + done.stderr
+    return done.returncode, output
+
+
+def _json_in(output: str, opening: str) -> object | None:
+    """The first JSON value in a tool's output, starting with `opening` ('[' or '{'); the rest is ignored."""
+    start = output.find(opening)
+    if start < 0:
+        return None
+    try:
+        return json.JSONDecoder().raw_decode(output[start:])[0]
+    except json.JSONDecodeError:
+        return None
 
 
 def _relative(path: str, root: Path) -> str:
@@ -72,23 +101,23 @@ def _relative(path: str, root: Path) -> str:
 
 
 def lint_sql(root: Path = REPO_ROOT) -> GateResult:
-    """sqlfluff on every model, test, analysis and snapshot: one line per violation, `file:line:col: CODE ...`."""
+    """sqlfluff on every model, test, analysis and snapshot: a line per violation (`file:line:col: CODE`)."""
     targets = [d for d in SQL_DIRS if any((root / d).rglob("*.sql"))]
     if not targets:
         return GateResult(False, ["models/: no SQL files found to lint"])
-    code, out = _run([_tool("sqlfluff"), "lint", *targets, "--format", "json", "--processes", "2"], root)
-    try:
-        files = json.loads(out[out.index("[") :]) if "[" in out else None
-    except json.JSONDecodeError:
-        files = None
-    if files is None:
+    command = [_tool("sqlfluff"), "lint", *targets, "--format", "json", "--processes", "2"]
+    code, out = _run(command, root, merge_stderr=False)
+    files = _json_in(out, "[")
+    if not isinstance(files, list):
         return GateResult(False, [f".sqlfluff: sqlfluff did not run (exit {code}): {out.strip()[-2000:]}"])
     problems = []
     for linted in files:
         for v in linted.get("violations", []):
             line = v.get("start_line_no", v.get("line_no", 0))
             col = v.get("start_line_pos", v.get("line_pos", 0))
-            problems.append(f"{_relative(linted['filepath'], root)}:{line}:{col}: {v['code']} {v['description']}")
+            problems.append(
+                f"{_relative(linted['filepath'], root)}:{line}:{col}: {v['code']} {v['description']}"
+            )
     for problem in problems:
         _say(problem)
     n_files = len(files)
@@ -100,9 +129,11 @@ def lint_sql(root: Path = REPO_ROOT) -> GateResult:
 
 
 def lint_python(root: Path = REPO_ROOT) -> GateResult:
-    """`ruff check` (concise: `file:line:col: CODE ...`) and `ruff format --check` (`Would reformat: file`)."""
+    """`ruff check` (`file:line:col: CODE ...`) and `ruff format --check` (`Would reformat: file`)."""
     problems: list[str] = []
-    code_check, out_check = _run([_tool("ruff"), "check", "--output-format", "concise", "--no-cache", "."], root)
+    code_check, out_check = _run(
+        [_tool("ruff"), "check", "--output-format", "concise", "--no-cache", "."], root
+    )
     _say(out_check.rstrip())
     if code_check != 0:
         problems += [line for line in out_check.splitlines() if ":" in line and not line.startswith("Found")]
@@ -121,7 +152,14 @@ def lint_python(root: Path = REPO_ROOT) -> GateResult:
 def _dbt(args: Sequence[str], root: Path, target_path: Path) -> tuple[int, str]:
     """dbt through the pipeline's runner (packages installed, mirrored, or left out loudly)."""
     return _run(
-        [sys.executable, str(root / "scripts" / "pipeline.py"), "dbt", *args, "--target-path", str(target_path)],
+        [
+            sys.executable,
+            str(root / "scripts" / "pipeline.py"),
+            "dbt",
+            *args,
+            "--target-path",
+            str(target_path),
+        ],
         root,
         env={"DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(root / "logs")},
     )
@@ -154,14 +192,24 @@ def _bouncer(root: Path, artifacts: Path, category: str, nodes: dict[str, dict])
         config_file, report = Path(tmp) / "dbt-bouncer.yml", Path(tmp) / "report.json"
         config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
         code, out = _run(
-            [_tool("dbt-bouncer"), "--config-file", str(config_file), "--only", category,
-             "--output-file", str(report), "--output-only-failures"],
+            [
+                _tool("dbt-bouncer"),
+                "--config-file",
+                str(config_file),
+                "--only",
+                category,
+                "--output-file",
+                str(report),
+                "--output-only-failures",
+            ],
             root,
             env={"NO_COLOR": "1", "COLUMNS": "200"},
         )
         failures = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else None
     if failures is None:
-        return GateResult(False, [f"dbt-bouncer.yml: dbt-bouncer did not run (exit {code}):\n{out.strip()[-3000:]}"])
+        return GateResult(
+            False, [f"dbt-bouncer.yml: dbt-bouncer did not run (exit {code}):\n{out.strip()[-3000:]}"]
+        )
     problems = []
     for failure in failures:
         check = failure["check_run_id"].split(":")[0]
@@ -181,26 +229,37 @@ def _score_threshold(root: Path) -> tuple[float | None, str]:
     settings = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("dbt-score", {})
     threshold = settings.get("fail_any_item_under")
     if threshold is None or float(threshold) < MIN_MODEL_SCORE:
-        return None, f"pyproject.toml: [tool.dbt-score] fail_any_item_under must be >= {MIN_MODEL_SCORE} (is {threshold})"
+        return (
+            None,
+            f"pyproject.toml: [tool.dbt-score] fail_any_item_under must be >= {MIN_MODEL_SCORE}, "
+            f"not {threshold}",
+        )
     return float(threshold), ""
 
 
 def _score(root: Path, manifest_path: Path, nodes: dict[str, dict]) -> GateResult:
-    """dbt-score on every model and snapshot of the project, printed as a report; each must score >= the threshold."""
+    """dbt-score on every model and snapshot of the project, as a report; each must reach the threshold."""
     threshold, problem = _score_threshold(root)
     if threshold is None:
         return GateResult(False, [problem])
     names = sorted(
-        n["name"] for n in nodes.values() if n["resource_type"] in ("model", "snapshot") and n["package_name"] == "tmdb"
+        n["name"]
+        for n in nodes.values()
+        if n["resource_type"] in ("model", "snapshot") and n["package_name"] == "tmdb"
     )
     if not names:
         return GateResult(False, ["models/: the manifest has no models to score"])
     selection = [arg for name in names for arg in ("--select", name)]
-    code, out = _run([_tool("dbt-score"), "lint", "-m", str(manifest_path), "-f", "json", *selection], root)
-    try:
-        report = json.loads(out[out.index("{") :])
-    except (ValueError, json.JSONDecodeError):
-        return GateResult(False, [f"pyproject.toml: dbt-score did not run (exit {code}): {out.strip()[-2000:]}"])
+    code, out = _run(
+        [_tool("dbt-score"), "lint", "-m", str(manifest_path), "-f", "json", *selection],
+        root,
+        merge_stderr=False,
+    )
+    report = _json_in(out, "{")
+    if not isinstance(report, dict) or "evaluables" not in report:
+        return GateResult(
+            False, [f"pyproject.toml: dbt-score did not run (exit {code}): {out.strip()[-2000:]}"]
+        )
     problems = []
     _say(f"dbt-score (each model must score >= {threshold}):")
     for unique_id, item in sorted(report["evaluables"].items(), key=lambda kv: kv[1]["score"]):
@@ -210,10 +269,15 @@ def _score(root: Path, manifest_path: Path, nodes: dict[str, dict]) -> GateResul
             if result["result"] != "OK"
         ]
         path = nodes.get(unique_id, {}).get("original_file_path", unique_id)
-        _say(f"  {item['score']:4.1f} {item['badge']} {path}" + (f"  -- {'; '.join(warnings)}" if warnings else ""))
+        _say(
+            f"  {item['score']:4.1f} {item['badge']} {path}"
+            + (f"  -- {'; '.join(warnings)}" if warnings else "")
+        )
         if item["score"] < threshold:
-            problems.append(f"{_at_fault(unique_id, 'description', path, nodes)}: dbt-score {item['score']:.1f} < "
-                            f"{threshold}: {'; '.join(warnings)}")
+            problems.append(
+                f"{_at_fault(unique_id, 'description', path, nodes)}: dbt-score {item['score']:.1f} < "
+                f"{threshold}: {'; '.join(warnings)}"
+            )
     project = report.get("project", {}).get("score")
     _say(f"  project score: {project:.1f}" if isinstance(project, (int, float)) else "")
     for line in problems:
@@ -228,7 +292,9 @@ def check_conventions(root: Path = REPO_ROOT) -> GateResult:
     manifest_path = target / "manifest.json"
     if code != 0 or not manifest_path.is_file():
         _say(out.rstrip())
-        return GateResult(False, [f"dbt parse failed (exit {code}); dbt names the file above: {_last_error(out)}"])
+        return GateResult(
+            False, [f"dbt parse failed (exit {code}); dbt names the file above: {_last_error(out)}"]
+        )
     nodes = _manifest_nodes(manifest_path)
     bouncer = _bouncer(root, target, "manifest_checks", nodes)
     score = _score(root, manifest_path, nodes)
@@ -236,7 +302,7 @@ def check_conventions(root: Path = REPO_ROOT) -> GateResult:
 
 
 def check_catalog_conventions(root: Path = REPO_ROOT) -> GateResult:
-    """`dbt docs generate` on the warehouse just built, then dbt-bouncer's catalog checks (every column documented)."""
+    """`dbt docs generate` on the warehouse just built, then dbt-bouncer's catalog checks."""
     docs = root / DOCS_DIR
     code, out = _dbt(["docs", "generate"], root, docs)
     if code != 0 or not (docs / "catalog.json").is_file():
@@ -253,6 +319,21 @@ def _last_error(output: str) -> str:
 
 
 # --- workflows ----------------------------------------------------------------------------------------
+
+
+def _zizmor_findings(output: str) -> list[str]:
+    """`<file>:<line>:<col>: <severity>[<audit>]: <title>` for each finding; a load error names its file."""
+    findings: list[str] = []
+    title = ""
+    for raw in output.splitlines():
+        line = raw.strip()
+        if line.startswith(("error[", "warning[", "help[", "info[")) or line.startswith("fatal:"):
+            title = line
+        elif line.startswith("-->") and ".github/workflows/" in line:
+            findings.append(f"{line.removeprefix('-->').strip()}: {title}")
+        elif "failed to load" in line and ".github/workflows/" in line and line not in findings:
+            findings.append(line)
+    return list(dict.fromkeys(findings))
 
 
 def check_workflows(root: Path = REPO_ROOT) -> GateResult:
@@ -275,9 +356,7 @@ def check_workflows(root: Path = REPO_ROOT) -> GateResult:
     )
     _say(out.rstrip())
     if code != 0:
-        problems += [line.strip() for line in out.splitlines() if ".github/workflows/" in line and "-->" in line] or [
-            f".github/workflows/: zizmor reported findings (exit {code})"
-        ]
+        problems += _zizmor_findings(out) or [f".github/workflows/: zizmor reported findings (exit {code})"]
     return GateResult(not problems, problems)
 
 
@@ -287,14 +366,23 @@ def check_workflows(root: Path = REPO_ROOT) -> GateResult:
 def run_pytest(root: Path = REPO_ROOT) -> GateResult:
     """pytest on tests/python; its output, closing line included, goes to the terminal unchanged."""
     code, _ = _run([sys.executable, "-m", "pytest", "tests/python"], root, capture=False)
-    return GateResult(code == 0, [] if code == 0 else [f"tests/python: pytest failed (exit {code}); see above"])
+    return GateResult(
+        code == 0, [] if code == 0 else [f"tests/python: pytest failed (exit {code}); see above"]
+    )
 
 
 def build_sample(root: Path = REPO_ROOT) -> GateResult:
-    """`scripts/pipeline.py run --source sample`: stage the built-in sample, dbt build with every test, summary."""
-    code, _ = _run([sys.executable, str(root / "scripts" / "pipeline.py"), "run", "--source", "sample"], root,
-                   capture=False)
-    problems = [] if code == 0 else [f"dbt build failed (exit {code}); the failing models and tests are listed above"]
+    """`scripts/pipeline.py run --source sample`: stage the built-in sample, dbt build with every test."""
+    code, _ = _run(
+        [sys.executable, str(root / "scripts" / "pipeline.py"), "run", "--source", "sample"],
+        root,
+        capture=False,
+    )
+    problems = (
+        []
+        if code == 0
+        else [f"dbt build failed (exit {code}); the failing models and tests are listed above"]
+    )
     return GateResult(code == 0, problems)
 
 
@@ -332,22 +420,31 @@ def _selected(only: str | None) -> list[Gate]:
 
 def main(argv: Sequence[str] | None = None, root: Path = REPO_ROOT) -> int:
     parser = argparse.ArgumentParser(prog="pipeline.py test", description=__doc__)
-    parser.add_argument("--only", help="static (sqlfluff, ruff, conventions, workflows) or gate names, comma-separated")
+    parser.add_argument(
+        "--only", help="static (sqlfluff, ruff, conventions, workflows) or gate names, comma-separated"
+    )
     args = parser.parse_args(argv)
     gates = _selected(args.only)
     outcomes: list[tuple[Gate, GateResult | None, float]] = []
     for gate in gates:
         _say(f"\n=== {gate.name} " + "=" * max(0, 96 - len(gate.name)))
         started = time.monotonic()
-        if gate.name == "catalog conventions" and outcomes and outcomes[-1][0].name == "dbt build" and not (
-            outcomes[-1][1] and outcomes[-1][1].ok
+        if (
+            gate.name == "catalog conventions"
+            and outcomes
+            and outcomes[-1][0].name == "dbt build"
+            and not (outcomes[-1][1] and outcomes[-1][1].ok)
         ):
-            result = GateResult(False, ["not run: it checks the warehouse that the dbt build gate failed to make"])
+            result = GateResult(
+                False, ["not run: it checks the warehouse that the dbt build gate failed to make"]
+            )
         else:
             try:
                 result = gate.run(root)
             except Exception as error:  # noqa: BLE001 -- a gate's own crash is that gate's failure, not the end of the run
-                result = GateResult(False, [f"scripts/tmdb_pipeline/gates.py: {gate.name} crashed: {error!r}"])
+                result = GateResult(
+                    False, [f"scripts/tmdb_pipeline/gates.py: {gate.name} crashed: {error!r}"]
+                )
         outcomes.append((gate, result, time.monotonic() - started))
 
     _say("\n" + "=" * 100)

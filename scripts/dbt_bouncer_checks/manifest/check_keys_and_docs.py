@@ -36,7 +36,9 @@ def _tested_columns(tests: list[Any], names: set[str]) -> set[str]:
         metadata = getattr(test, "test_metadata", None)
         if metadata is None or getattr(metadata, "name", None) not in names:
             continue
-        column = getattr(test, "column_name", None) or (getattr(metadata, "kwargs", None) or {}).get("column_name")
+        column = getattr(test, "column_name", None) or (getattr(metadata, "kwargs", None) or {}).get(
+            "column_name"
+        )
         if column:
             found.add(str(column).strip('"').lower())
     return found
@@ -61,7 +63,10 @@ def _not_null_by_constraint(model: Any) -> set[str]:
         return set()
     found: set[str] = set()
     for name, column in (getattr(model, "columns", None) or {}).items():
-        if any(_value(getattr(c, "type", None)) in NOT_NULL_CONSTRAINTS for c in getattr(column, "constraints", None) or []):
+        if any(
+            _value(getattr(c, "type", None)) in NOT_NULL_CONSTRAINTS
+            for c in getattr(column, "constraints", None) or []
+        ):
             found.add(str(name).lower())
     for constraint in getattr(model, "constraints", None) or []:
         if _value(getattr(constraint, "type", None)) == "primary_key":

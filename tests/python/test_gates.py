@@ -1,0 +1,247 @@
+"""The quality gates catch what they are for, and name the file at fault.
+
+Each defect is planted in a temporary copy of the project (the real tree is never touched), and the gate
+functions of tmdb_pipeline.gates run against that copy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import check_secrets
+from tmdb_pipeline import gates
+from tmdb_pipeline.paths import REPO_ROOT
+
+NOT_COPIED = {
+    ".git",
+    ".venv",
+    "data",
+    "target",
+    "dbt_packages",
+    ".dbt_offline",
+    "logs",
+    ".ruff_cache",
+    ".pytest_cache",
+}
+
+MISSTYLED = "models/staging/stg_tmdb__zz_misstyled.sql"
+NO_PK = "models/staging/stg_tmdb__zz_no_pk.sql"
+UNDOCUMENTED = "models/staging/stg_tmdb__zz_undocumented.sql"
+LOW_SCORE = "models/staging/stg_tmdb__zz_low_score.sql"
+# `pull_requests` is no event, and steps must be a list.
+TYPO_WORKFLOW = (
+    "name: typo\non: pull_requests\njobs:\n  build:\n    runs-on: ubuntu-24.04\n    steps: echo hi\n"
+)
+FIXTURE_PROPERTIES = "models/staging/_zz_fixture__models.yml"
+
+TIDY_MODEL = """\
+with movies as (
+
+    select * from {{ ref('raw_tmdb__movies') }}
+
+)
+
+select
+    movies.tmdb_id,
+    movies.source_file as title
+from movies
+"""
+
+
+def copy_project(destination: Path) -> Path:
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return {name for name in names if name in NOT_COPIED or name == "__pycache__"}
+
+    shutil.copytree(REPO_ROOT, destination, ignore=ignore, symlinks=True)
+    return destination
+
+
+def write(root: Path, relative: str, text: str) -> None:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def broken_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = copy_project(tmp_path_factory.mktemp("project") / "repo")
+    # Upper-case keywords, a leading comma, no `as` before an alias, a 130-character line.
+    write(
+        root,
+        MISSTYLED,
+        "SELECT movies.tmdb_id\n    , movies.source_file TITLE\n"
+        f"FROM {{{{ ref('raw_tmdb__movies') }}}} movies WHERE movies.source_file != '{'x' * 80}'\n",
+    )
+    write(root, NO_PK, TIDY_MODEL)
+    write(root, UNDOCUMENTED, TIDY_MODEL)
+    write(root, LOW_SCORE, TIDY_MODEL)
+    write(
+        root,
+        FIXTURE_PROPERTIES,
+        """\
+        models:
+          - name: stg_tmdb__zz_no_pk
+            description: A documented model whose key is not tested.
+            config:
+              meta:
+                owner: quality-gates
+            columns:
+              - name: tmdb_id
+                description: The TMDB id of the movie.
+              - name: title
+                description: The title of the movie.
+          - name: stg_tmdb__zz_undocumented
+            description: A model whose key is tested but one column is not described.
+            columns:
+              - name: tmdb_id
+                description: The TMDB id of the movie.
+                data_tests: [unique, not_null]
+              - name: title
+          - name: stg_tmdb__zz_low_score
+            columns:
+              - name: tmdb_id
+                data_tests: [unique, not_null]
+              - name: title
+          - name: stg_tmdb__zz_misstyled
+            description: A model written against the house style.
+            columns:
+              - name: tmdb_id
+                description: The TMDB id of the movie.
+                data_tests: [unique, not_null]
+              - name: title
+                description: The title of the movie.
+        """,
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def conventions(broken_project: Path) -> Iterator[gates.GateResult]:
+    with pytest.MonkeyPatch.context() as patch:
+        # The copy has no dbt_packages/: parse without them rather than wait for the unreachable dbt Hub.
+        patch.setenv("TMDB_SKIP_DBT_DEPS", "1")
+        patch.delenv("DBT_PACKAGES_MIRROR", raising=False)
+        yield gates.check_conventions(broken_project)
+
+
+def problems_about(result: gates.GateResult, relative: str) -> list[str]:
+    return [problem for problem in result.problems if relative in problem]
+
+
+def test_misstyled_model_fails_sqlfluff_naming_the_file(broken_project: Path) -> None:
+    result = gates.lint_sql(broken_project)
+    assert not result.ok
+    found = problems_about(result, MISSTYLED)
+    codes = {problem.split(": ", 1)[1].split()[0] for problem in found}
+    assert {"CP01", "LT04", "AL02", "LT05"} <= codes, found
+    # The tidy models beside it are clean: the failure is the mis-styled file's alone.
+    assert not problems_about(result, NO_PK)
+    assert not problems_about(result, UNDOCUMENTED)
+
+
+def test_model_without_primary_key_test_fails_conventions_naming_the_file(
+    conventions: gates.GateResult,
+) -> None:
+    assert not conventions.ok
+    found = [p for p in problems_about(conventions, NO_PK) if "check_model_has_primary_key_test" in p]
+    assert found, conventions.problems
+    assert FIXTURE_PROPERTIES in found[0]
+    # A model whose key is tested unique and not null passes the same check.
+    assert not [p for p in problems_about(conventions, UNDOCUMENTED) if "primary_key" in p]
+
+
+def test_undocumented_column_fails_conventions_naming_the_file(conventions: gates.GateResult) -> None:
+    found = [
+        p
+        for p in problems_about(conventions, UNDOCUMENTED)
+        if "check_model_column_description_populated" in p
+    ]
+    assert found, conventions.problems
+    assert FIXTURE_PROPERTIES in found[0]
+    assert "title" in found[0]
+    assert not [p for p in problems_about(conventions, NO_PK) if "column_description" in p]
+
+
+def test_model_scoring_under_nine_fails_dbt_score_naming_the_file(conventions: gates.GateResult) -> None:
+    # No description, no column descriptions: dbt-score marks it well under 9.0.
+    found = [p for p in problems_about(conventions, LOW_SCORE) if "dbt-score" in p]
+    assert found, conventions.problems
+    assert "has_description" in found[0]
+    assert "columns_have_description" in found[0]
+    # A documented model with an owner scores above the bar (its missing key test is the bouncer's business).
+    assert not [p for p in problems_about(conventions, NO_PK) if "dbt-score" in p]
+
+
+def test_unpinned_workflow_fails_the_workflow_gate_naming_the_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(
+        root,
+        ".github/workflows/bad.yml",
+        """\
+        name: bad
+        on: pull_request
+        jobs:
+          build:
+            runs-on: ubuntu-24.04
+            steps:
+              - uses: actions/checkout@v4
+              - run: echo "${{ github.event.pull_request.title }}"
+        """,
+    )
+    result = gates.check_workflows(root)
+    assert not result.ok
+    assert any(".github/workflows/bad.yml" in problem for problem in result.problems), result.problems
+
+
+def test_invalid_workflow_fails_schema_validation_naming_the_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write(
+        root,
+        ".github/workflows/typo.yml",
+        TYPO_WORKFLOW,
+    )
+    result = gates.check_workflows(root)
+    assert not result.ok
+    assert any(".github/workflows/typo.yml" in problem for problem in result.problems), result.problems
+
+
+def test_main_prints_one_line_per_gate_and_the_count_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "repo"
+    write(
+        root,
+        ".github/workflows/typo.yml",
+        TYPO_WORKFLOW,
+    )
+    assert gates.main(["--only", "workflows"], root=root) == 1
+    lines = capsys.readouterr().out.rstrip().splitlines()
+    assert lines[-1] == "gates: 0 passed, 1 failed"
+    assert any(line.startswith("FAIL  workflows") and line.endswith(" s") for line in lines)
+
+
+def test_credentials_guard_names_each_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key_header = "-----BEGIN " + "OPENSSH PRIVATE KEY-----"
+    (tmp_path / "deploy_key").write_text(f"{key_header}\nabc\n", encoding="utf-8")
+    (tmp_path / "kaggle.json").write_text(
+        '{"username": "someone", "key": "' + "0f" * 16 + '"}\n', encoding="utf-8"
+    )
+    (tmp_path / "settings.env").write_text("KAGGLE_USERNAME=someone\nKAGGLE_" + "KEY=" + "1a2b" * 8 + "\n")
+    (tmp_path / "ci.yml").write_text("env:\n  KAGGLE_KEY: ${{ secrets.KAGGLE_KEY }}\n", encoding="utf-8")
+    (tmp_path / "code.py").write_text('env = {"KAGGLE_KEY": token}\n', encoding="utf-8")
+    names = [
+        str(tmp_path / name) for name in ("deploy_key", "kaggle.json", "settings.env", "ci.yml", "code.py")
+    ]
+    assert check_secrets.main(names) == 1
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'deploy_key'}:1: a private key" in out
+    assert f"{tmp_path / 'kaggle.json'}: a Kaggle credentials file" in out
+    assert f"{tmp_path / 'kaggle.json'}:1: a Kaggle API token" in out
+    assert f"{tmp_path / 'settings.env'}:2: a literal KAGGLE_KEY value" in out
+    assert "ci.yml" not in out
+    assert "code.py" not in out
