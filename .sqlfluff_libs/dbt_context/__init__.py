@@ -10,6 +10,8 @@ them, without a database or the dbt packages:
 - `adapter.dispatch(name, namespace)` resolves to `duckdb__<name>` or `default__<name>` among the macros
   loaded from macros/, and fails loudly when neither exists (a package macro we do not have offline);
 - `tmdb.<macro>(...)` (the project's namespace) calls that macro from macros/, as dbt does;
+- `dbt.<macro>(...)`: dbt's cross-database macros (type_string, date_trunc, dateadd, ...) render as they do
+  on DuckDB; any other `dbt.` macro fails loudly, naming itself, so it can be added here;
 - `graph.sources` holds the sources declared in models/**/*.yml (name and meta), as dbt's graph does;
 - `exceptions.raise_compiler_error` fails the render with its message, as it fails `dbt compile`.
 
@@ -159,6 +161,64 @@ class _ProjectNamespace:
 
 
 tmdb = _ProjectNamespace("tmdb")
+
+
+def _dateadd(datepart: str, interval: Any, from_date_or_timestamp: Any) -> str:
+    return f"({from_date_or_timestamp} + cast({interval} as bigint) * interval 1 {str(datepart).lower()})"
+
+
+def _datediff(first_date: Any, second_date: Any, datepart: str) -> str:
+    return f"date_diff('{datepart}', {first_date}, {second_date})"
+
+
+# dbt's cross-database macros, rendered as dbt-duckdb renders them.
+_DBT_MACROS: dict[str, Any] = {
+    "type_string": lambda: "varchar",
+    "type_int": lambda: "integer",
+    "type_bigint": lambda: "bigint",
+    "type_float": lambda: "double",
+    "type_numeric": lambda: "numeric(28,6)",
+    "type_boolean": lambda: "boolean",
+    "type_timestamp": lambda: "timestamp",
+    "current_timestamp": lambda: "now()",
+    "date_trunc": lambda datepart, date: f"date_trunc('{datepart}', {date})",
+    "dateadd": _dateadd,
+    "datediff": _datediff,
+    "last_day": lambda date, datepart: f"last_day({date})",
+    "concat": lambda fields: " || ".join(str(f) for f in fields),
+    "hash": lambda field: f"md5(cast({field} as varchar))",
+    "length": lambda expression: f"length({expression})",
+    "position": lambda substring_text, string_text: f"position({substring_text} in {string_text})",
+    "replace": lambda field, old_chars, new_chars: f"replace({field}, {old_chars}, {new_chars})",
+    "right": lambda string_text, length_expression: f"right({string_text}, {length_expression})",
+    "split_part": lambda string_text, delimiter_text, part_number: (
+        f"split_part({string_text}, {delimiter_text}, {part_number})"
+    ),
+    "safe_cast": lambda field, type: f"try_cast({field} as {type})",
+    "cast": lambda field, type: f"cast({field} as {type})",
+    "cast_bool_to_text": lambda field: f"cast({field} as varchar)",
+    "any_value": lambda expression: f"any_value({expression})",
+    "bool_or": lambda expression: f"bool_or({expression})",
+    "string_literal": lambda value: f"'{value}'",
+    "escape_single_quotes": lambda expression: str(expression).replace("'", "''"),
+    "listagg": lambda measure, delimiter_text="','", order_by_clause=None, limit_num=None: (
+        f"string_agg({measure}, {delimiter_text}" + (f" {order_by_clause}" if order_by_clause else "") + ")"
+    ),
+}
+
+
+class _DbtNamespace:
+    """`dbt.<macro>(...)`: the cross-database macros above; anything else is a templating error."""
+
+    def __getattr__(self, macro_name: str) -> Any:
+        if macro_name in _DBT_MACROS:
+            return _DBT_MACROS[macro_name]
+        raise jinja2.TemplateError(
+            f"dbt.{macro_name} is not emulated for sqlfluff: add it to .sqlfluff_libs/dbt_context/"
+        )
+
+
+dbt = _DbtNamespace()
 
 
 def _declared_sources() -> dict[str, dict[str, Any]]:
