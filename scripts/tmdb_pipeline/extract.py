@@ -18,6 +18,7 @@ import contextlib
 import errno
 import multiprocessing
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -322,6 +323,8 @@ def _classify(exc: BaseException) -> dict[str, Any]:
         info["status"] = exc.response.status_code if exc.response is not None else None
     elif isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         info["kind"] = "network"
+        reason = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+        info["message"] = reason.group(1).strip() if reason else info["message"][:200]
     elif isinstance(exc, DataCorruptionError):
         info["kind"] = "corrupt"
     elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):

@@ -1,0 +1,468 @@
+"""Staging into the landing zone: batches, manifest, unchanged detection, locking, atomicity, safety."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from conftest import batch_lines, movie, pipeline_env, read_landing_like_dbt, run_module, series
+from tmdb_pipeline import stage
+from tmdb_pipeline.errors import LockedError, UserError
+from tmdb_pipeline.stage import StageResult
+
+MANIFEST_KEYS = [
+    "source_file",
+    "entity",
+    "size_bytes",
+    "mtime_ns",
+    "sha256",
+    "status",
+    "reason",
+    "detail",
+    "tmdb_id",
+    "staged_at",
+]
+
+
+def run_stage(dataset: Path, landing: Path, **kwargs: Any) -> tuple[StageResult, list[str]]:
+    said: list[str] = []
+    kwargs.setdefault("workers", 1)
+    result = stage.stage(dataset, landing, source_label="test data", announce=said.append, **kwargs)
+    return result, said
+
+
+def landing_state(landing: Path) -> dict[str, Any]:
+    """What a landing zone holds, without timestamps: comparable across runs."""
+    state: dict[str, Any] = {"batches": stage.existing_batches(landing), "docs": set(), "manifest": set()}
+    for batch in state["batches"]:
+        for row in batch_lines(landing, batch, "*-[0-9]*.ndjson"):
+            state["docs"].add((batch, row["source_file"], row["file_sha256"], orjson.dumps(row["doc"])))
+        for row in batch_lines(landing, batch, "manifest.ndjson"):
+            state["manifest"].add((batch, row["source_file"], row["status"], row["reason"], row["sha256"]))
+    return state
+
+
+# ----------------------------------------------------------------------------------------------------
+
+
+def test_a_first_run_writes_one_batch_with_documents_manifest_and_summary(
+    make_dataset, tmp_path: Path
+) -> None:
+    raw_movie = b'{"id":10,"title":"Ten","runtime":90}'
+    dataset = make_dataset(
+        movies={"movie_10.json": raw_movie, "movie_11.json": movie(11), "movie_12.json": b"{oops"},
+        series={"series_5.json": series(5)},
+    )
+    landing = tmp_path / "landing"
+    result, said = run_stage(dataset, landing)
+
+    assert result.batch_id == "b000001"
+    assert result.seen == {"movies": 3, "series": 1}
+    assert result.staged == {"movies": 2, "series": 1}
+    assert result.quarantined == {"movies": 1, "series": 0}
+    assert result.unchanged == {"movies": 0, "series": 0}
+    assert result.reasons == {"invalid_json": 1}
+    assert said[0].startswith("Staged batch b000001 from the test data")
+    assert "movies: 3 seen, 2 staged, 1 quarantined, 0 unchanged" in said[0]
+
+    batch = landing / "batch=b000001"
+    assert sorted(p.name for p in batch.iterdir()) == [
+        "manifest.ndjson",
+        "movies-0.ndjson",
+        "quarantine",
+        "series-0.ndjson",
+        "summary.json",
+    ]
+    assert not (landing / ".tmp").exists()
+    docs = {row["source_file"]: row for row in batch_lines(landing, "b000001", "movies-*.ndjson")}
+    assert set(docs) == {"movies/movies/movie_10.json", "movies/movies/movie_11.json"}
+    line = next(x for x in (batch / "movies-0.ndjson").read_bytes().splitlines() if b"movie_10" in x)
+    assert line.endswith(b',"doc":' + raw_movie + b"}")  # the original bytes, not a re-serialisation
+    assert list(docs["movies/movies/movie_10.json"]) == ["source_file", "file_sha256", "doc"]
+
+    manifest = batch_lines(landing, "b000001", "manifest.ndjson")
+    assert len(manifest) == 4
+    assert all(list(row) == MANIFEST_KEYS for row in manifest)
+    by_file = {row["source_file"]: row for row in manifest}
+    bad = by_file["movies/movies/movie_12.json"]
+    assert (bad["status"], bad["reason"], bad["tmdb_id"], bad["entity"]) == (
+        "quarantined",
+        "invalid_json",
+        None,
+        "movies",
+    )
+    assert (batch / "quarantine" / f"{bad['sha256']}.bin").read_bytes() == b"{oops"
+    ok = by_file["movies/movies/movie_10.json"]
+    source = dataset / "movies/movies/movie_10.json"
+    assert ok["size_bytes"] == len(raw_movie) and ok["mtime_ns"] == source.stat().st_mtime_ns
+    assert (ok["status"], ok["reason"], ok["tmdb_id"]) == ("staged", None, 10)
+    assert ok["sha256"] == docs["movies/movies/movie_10.json"]["file_sha256"]
+    assert by_file["series/series/series_5.json"]["entity"] == "series"
+    assert ok["staged_at"].endswith("Z")
+
+    summary = orjson.loads((batch / "summary.json").read_bytes())
+    assert summary["batch_id"] == "b000001" and summary["source"] == "test data"
+    assert summary["entities"]["movies"] == {
+        "seen": 3,
+        "staged": 2,
+        "quarantined": 1,
+        "unchanged": 0,
+        "still_quarantined": 0,
+    }
+    assert summary["reasons"] == {"invalid_json": 1}
+    assert read_landing_like_dbt(landing) == {"movies": 2, "series": 1, "manifest": 4}
+
+
+def test_staging_the_same_input_again_writes_nothing_and_says_so(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset(
+        movies={f"movie_{i}.json": movie(i) for i in range(1, 6)}, series={"x.json": b"[]"}
+    )
+    landing = tmp_path / "landing"
+    run_stage(dataset, landing)
+    before = landing_state(landing)
+    result, said = run_stage(dataset, landing)
+    assert result.batch_id is None
+    assert result.unchanged == {"movies": 5, "series": 1} and result.seen == result.unchanged
+    assert result.still_quarantined == {"movies": 0, "series": 1}
+    assert (
+        "Nothing new to stage" in said[0]
+        and "since batch b000001" in said[0]
+        and "no batch was written" in said[0]
+    )
+    assert landing_state(landing) == before
+    assert sorted(os.listdir(landing)) == [".stage.lock", "batch=b000001"]
+
+
+def test_new_and_changed_files_go_into_a_new_batch_alone(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset(movies={f"movie_{i}.json": movie(i) for i in range(1, 6)})
+    landing = tmp_path / "landing"
+    run_stage(dataset, landing)
+    folder = dataset / "movies/movies"
+    (folder / "movie_2.json").write_bytes(orjson.dumps(movie(2, popularity=99.0)))  # changed
+    (folder / "movie_6.json").write_bytes(orjson.dumps(movie(6)))  # new
+    same = folder / "movie_3.json"
+    os.utime(
+        same, ns=(same.stat().st_atime_ns, same.stat().st_mtime_ns + 5_000_000_000)
+    )  # touched, same bytes
+
+    result, _ = run_stage(dataset, landing)
+    assert result.batch_id == "b000002"
+    assert result.staged["movies"] == 2 and result.unchanged["movies"] == 4 and result.seen["movies"] == 6
+    rows = batch_lines(landing, "b000002", "movies-*.ndjson")
+    assert sorted(r["source_file"] for r in rows) == [
+        "movies/movies/movie_2.json",
+        "movies/movies/movie_6.json",
+    ]
+    assert (
+        next(r for r in rows if r["doc"]["id"] == 2)["doc"]["popularity"] == 99.0
+    )  # same id again: latest wins in dbt
+    assert len(batch_lines(landing, "b000002", "manifest.ndjson")) == 2
+
+    # the touched file was re-read once; its new mtime is not recorded, so it is hashed again next time,
+    # and still found unchanged
+    third, _ = run_stage(dataset, landing)
+    assert third.batch_id is None and third.unchanged["movies"] == 6
+
+
+def test_the_same_id_twice_in_one_batch_is_staged_twice(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset(movies={"movie_7.json": movie(7), "movie_7_copy.json": movie(7, title="Copy")})
+    result, _ = run_stage(dataset, tmp_path / "landing")
+    assert result.staged["movies"] == 2
+    ids = [row["doc"]["id"] for row in batch_lines(tmp_path / "landing", "b000001", "movies-*.ndjson")]
+    assert ids == [7, 7]
+
+
+def test_a_quarantined_file_stays_quarantined_until_it_changes(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset(movies={"movie_1.json": b'{"id": "one"}'})
+    landing = tmp_path / "landing"
+    first, _ = run_stage(dataset, landing)
+    assert first.reasons == {"invalid_id": 1}
+    again, said = run_stage(dataset, landing)
+    assert again.batch_id is None and again.still_quarantined["movies"] == 1
+    assert "1 of them still quarantined" in said[0]
+    (dataset / "movies/movies/movie_1.json").write_bytes(b'{"id": 1}')
+    fixed, _ = run_stage(dataset, landing)
+    assert fixed.batch_id == "b000002" and fixed.staged["movies"] == 1
+
+
+def test_a_document_spanning_lines_is_staged_on_one_line(make_dataset, tmp_path: Path) -> None:
+    pretty = b'{\r\n  "id": 3,\r\n  "title": "Three \\n lines",\n  "genres": [\n    {"id": 18}\n  ]\n}\n'
+    dataset = make_dataset(movies={"movie_3.json": pretty})
+    run_stage(dataset, tmp_path / "landing")
+    lines = (tmp_path / "landing/batch=b000001/movies-0.ndjson").read_bytes().splitlines()
+    assert len(lines) == 1
+    row = orjson.loads(lines[0])
+    assert row["doc"] == orjson.loads(pretty)
+    assert lines[0].endswith(b'"doc":' + pretty.strip().replace(b"\r", b" ").replace(b"\n", b" ") + b"}")
+
+
+def test_parallel_and_sequential_runs_stage_the_same(generated_dataset: Path, tmp_path: Path) -> None:
+    dataset = generated_dataset
+    one, _ = run_stage(dataset, tmp_path / "one", workers=1)
+    two, _ = run_stage(dataset, tmp_path / "two", workers=2)
+    assert one.staged == two.staged == {"movies": 2000, "series": 500}
+    assert len(list((tmp_path / "two/batch=b000001").glob("movies-*.ndjson"))) == 2  # one part per worker
+    first, second = landing_state(tmp_path / "one"), landing_state(tmp_path / "two")
+    assert first["docs"] == second["docs"] and first["manifest"] == second["manifest"]
+
+
+def test_stale_temporary_files_of_a_killed_run_are_removed(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset(movies={"movie_1.json": movie(1)})
+    landing = tmp_path / "landing"
+    leftover = landing / ".tmp" / "batch=b000001"
+    leftover.mkdir(parents=True)
+    (leftover / "movies-0.ndjson").write_bytes(b'{"half a line')
+    result, _ = run_stage(dataset, landing)
+    assert result.batch_id == "b000001"
+    assert not (landing / ".tmp").exists()
+    assert len(batch_lines(landing, "b000001", "movies-*.ndjson")) == 1
+
+
+def test_a_held_lock_is_a_clear_error_naming_file_and_holder(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset(movies={"movie_1.json": movie(1)})
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "os.write(fd, b'%d\\n' % os.getpid())\nprint('locked', flush=True)\ntime.sleep(60)\n",
+            str(landing / ".stage.lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LockedError) as caught:
+            run_stage(dataset, landing)
+        message = str(caught.value)
+        assert str(landing / ".stage.lock") in message and f"PID {holder.pid}" in message
+        assert "Wait for it to finish" in message
+        assert caught.value.exit_code == 3
+        assert stage.existing_batches(landing) == []
+        cli = run_module("stage", str(dataset), "--landing", str(landing))
+        assert cli.returncode == 3 and "holds the lock file" in cli.stderr and "Traceback" not in cli.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    result, _ = run_stage(dataset, landing)  # the lock went away with its process
+    assert result.batch_id == "b000001"
+
+
+def test_an_unwritable_landing_zone_is_a_clear_error(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset(movies={"movie_1.json": movie(1)})
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(UserError, match="cannot write to the landing zone") as caught:
+        run_stage(dataset, blocker / "landing")
+    assert "No batch was written" in str(caught.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into a read-only folder")
+def test_a_read_only_landing_zone_is_a_clear_error(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset(movies={"movie_1.json": movie(1)})
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    landing.chmod(0o555)
+    try:
+        with pytest.raises(UserError, match="cannot write to the landing zone"):
+            run_stage(dataset, landing)
+    finally:
+        landing.chmod(0o755)
+
+
+def test_a_full_disk_stops_staging_without_a_partial_batch(generated_dataset: Path, tmp_path: Path) -> None:
+    dataset = generated_dataset
+    landing = tmp_path / "landing"
+    # A file-size limit makes writes past 256 KiB fail the way a full disk does (EFBIG instead of ENOSPC).
+    limit = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))\n"
+        "from tmdb_pipeline.stage import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", limit, str(dataset), "--landing", str(landing)],
+        env=pipeline_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert (
+        "is full" in done.stderr and "No batch was written" in done.stderr and "Traceback" not in done.stderr
+    )
+    assert stage.existing_batches(landing) == []
+    assert not (landing / ".tmp").exists()
+    result, _ = run_stage(dataset, landing, workers=2)  # with room again, a normal run
+    assert result.staged == {"movies": 2000, "series": 500}
+
+
+@pytest.mark.slow
+def test_a_run_killed_midway_leaves_no_partial_batch_and_a_rerun_equals_a_clean_run(
+    generated_dataset: Path, tmp_path: Path
+) -> None:
+    dataset = generated_dataset
+    landing, clean = tmp_path / "landing", tmp_path / "clean"
+    killed_midway, tries = False, 0
+    while (
+        not killed_midway and tries < 5
+    ):  # kill as soon as the run writes its batch; retry if it finished first
+        tries += 1
+        shutil.rmtree(landing, ignore_errors=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tmdb_pipeline.stage", str(dataset), "--landing", str(landing)],
+            env=pipeline_env(),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any((landing / ".tmp").glob("batch=*/*-[0-9].ndjson")):
+                break
+            time.sleep(0.002)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the run and its workers, all at once
+            killed_midway = True
+        proc.wait()
+    assert killed_midway, f"the run always finished before it could be killed ({tries} tries)"
+    wait_for_lock_release(landing / ".stage.lock")  # killed workers may take a moment to go
+    assert stage.existing_batches(landing) == []  # nothing half-written is visible
+    assert count_batch_files(landing) == 0
+
+    result, _ = run_stage(dataset, landing, workers=2)
+    assert result.batch_id == "b000001" and result.staged == {"movies": 2000, "series": 500}
+    assert not (landing / ".tmp").exists()
+    run_stage(dataset, clean, workers=2)
+    assert landing_state(landing) == landing_state(clean)
+
+
+def wait_for_lock_release(lock: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with open(lock, "rb") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the killed run's processes never let go of the lock"
+                time.sleep(0.05)
+                continue
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+
+
+def count_batch_files(landing: Path) -> int:
+    return len(list(landing.glob("batch=*/*.ndjson")))
+
+
+def test_nothing_from_the_data_or_a_tampered_manifest_can_write_outside_the_landing_zone(
+    make_dataset,
+    tmp_path: Path,
+) -> None:
+    odd_names = {
+        "movie_1 with spaces.json": movie(1),
+        'movie_2 "quoted" \\ back.json': movie(2),
+        "movie_3\nnewline.json": movie(3),
+        "..json": movie(4),
+        "movie_5 ümlaut 日本.json": movie(5),
+        "....json": b"not json",
+    }
+    dataset = make_dataset(movies=odd_names)
+    raw_name = os.fsencode(dataset / "movies/movies") + b"/movie_6_\xff\xfe.json"  # not UTF-8
+    with open(raw_name, "wb") as f:
+        f.write(orjson.dumps(movie(6)))
+    landing = tmp_path / "zone" / "landing"
+    run_stage(dataset, landing)
+
+    # tamper with the manifest: paths that climb out, a checksum that is a path
+    manifest = landing / "batch=b000001" / "manifest.ndjson"
+    evil = {
+        "source_file": "../../../escaped.json",
+        "entity": "movies",
+        "size_bytes": 1,
+        "mtime_ns": 1,
+        "sha256": "../../../escaped",
+        "status": "quarantined",
+        "reason": "invalid_json",
+        "detail": None,
+        "tmdb_id": None,
+        "staged_at": "2020-01-01T00:00:00Z",
+    }
+    with open(manifest, "ab") as f:
+        f.write(
+            orjson.dumps(evil) + b"\n" + orjson.dumps({**evil, "sha256": "a" * 64}) + b"\n" + b"garbage\n"
+        )
+    (dataset / "movies/movies/movie_7.json").write_bytes(b"{broken")
+
+    outside_before = sorted(p for p in tmp_path.rglob("*") if landing not in p.parents and p != landing)
+    said: list[str] = []
+    result = stage.stage(dataset, landing, source_label="x", workers=1, announce=said.append)
+    outside_after = sorted(p for p in tmp_path.rglob("*") if landing not in p.parents and p != landing)
+    assert outside_after == outside_before
+    assert result.batch_id == "b000002" and result.quarantined["movies"] == 1
+    assert any("unreadable line" in line for line in said)
+    assert [p.name for p in (landing / "batch=b000002/quarantine").iterdir()] == [
+        f"{batch_lines(landing, 'b000002', 'manifest.ndjson')[0]['sha256']}.bin"
+    ]
+
+    staged = {row["source_file"] for row in batch_lines(landing, "b000001", "movies-*.ndjson")}
+    assert "movies/movies/movie_3\nnewline.json" in staged
+    assert 'movies/movies/movie_2 "quoted" \\ back.json' in staged
+    assert "movies/movies/movie_6_\\xff\\xfe.json" in staged
+    assert read_landing_like_dbt(landing, ("movies",)) == {"movies": 6}
+
+
+@pytest.mark.real_data
+def test_the_real_sample_stages_whole_and_unchanged(real_sample_dir: Path, tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    result, _ = run_stage(real_sample_dir, landing, workers=2)
+    n_movies = len(os.listdir(real_sample_dir / "movies/movies"))
+    n_series = len(os.listdir(real_sample_dir / "series/series"))
+    assert result.seen == result.staged == {"movies": n_movies, "series": n_series}
+    assert result.quarantined == {"movies": 0, "series": 0}
+    lines = [
+        line
+        for path in sorted((landing / "batch=b000001").glob("*-[0-9].ndjson"))
+        for line in path.read_bytes().splitlines()
+    ]
+    assert len(lines) == n_movies + n_series
+    for line in lines:
+        row = orjson.loads(line)
+        original = (real_sample_dir / row["source_file"]).read_bytes()
+        assert line.endswith(b',"doc":' + original + b"}")  # byte for byte, \u0026 escapes included
+    assert read_landing_like_dbt(landing) == {
+        "movies": n_movies,
+        "series": n_series,
+        "manifest": n_movies + n_series,
+    }
+    again, _ = run_stage(real_sample_dir, landing, workers=2)
+    assert again.batch_id is None
+
+
+def test_cli_stages_a_folder(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset(movies={"movie_1.json": movie(1)})
+    done = run_module(
+        "stage", str(dataset), "--landing", str(tmp_path / "landing"), "--source-label", "cli data"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Staged batch b000001 from the cli data" in done.stdout
+    missing = run_module("stage", str(tmp_path / "nope"), "--landing", str(tmp_path / "landing"))
+    assert (
+        missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    )
