@@ -1,0 +1,8 @@
+{#- The non-NULL texts of a list of expressions joined with ', '; NULL when all of them are NULL. -#}
+{% macro join_non_null(expressions) -%}
+    {{ return(adapter.dispatch('join_non_null', 'tmdb')(expressions)) }}
+{%- endmacro %}
+
+{% macro duckdb__join_non_null(expressions) -%}
+    nullif(concat_ws(', ', {{ expressions | join(', ') }}), '')
+{%- endmacro %}
