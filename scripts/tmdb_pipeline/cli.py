@@ -1,4 +1,4 @@
-"""`scripts/pipeline.py`: the commands behind `make run`, `make stage`, `make build`, `make test` and `make docs`."""
+"""`scripts/pipeline.py`: the commands behind `make run`, `make stage`, `make build`, `make test`, `make docs`."""
 
 from __future__ import annotations
 
@@ -23,9 +23,10 @@ def _say(message: str) -> None:
 
 @contextmanager
 def run_lock(data_dir: Path) -> Iterator[None]:
-    """One pipeline run per data folder at a time; a second one is told so at once instead of waiting or colliding."""
+    """One pipeline run per checkout at a time: runs share dbt's target/ folder, and two runs on one warehouse
+    would collide. A second run is told so at once instead of waiting or corrupting the first."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = data_dir / ".run.lock"
+    lock_path = paths.DATA_ROOT / ".pipeline.lock"
     with open(lock_path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -33,12 +34,12 @@ def run_lock(data_dir: Path) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             raise LockedError(
-                f"Another pipeline run ({holder}) is using {data_dir} (lock file {lock_path}). Wait for it to "
-                "finish, or stop it, then run again. Nothing was changed by this run."
+                f"Another pipeline run ({holder}) is running in this checkout (lock file {lock_path}). "
+                "Wait for it to finish, or stop it, then run again. Nothing was changed by this run."
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"PID {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+        handle.write(f"PID {os.getpid()}, on {data_dir}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
         handle.flush()
         try:
             yield
@@ -71,8 +72,9 @@ def ensure_writable(folder: Path) -> None:
         probe.unlink()
     except OSError as error:
         raise UserError(
-            f"Cannot write the warehouse folder {folder}: {error.strerror or error}. Free some disk space or fix the "
-            "folder's permissions (or point TMDB_DUCKDB_PATH elsewhere), then run again. The warehouse was not touched."
+            f"Cannot write the warehouse folder {folder}: {error.strerror or error}. Free some disk space or fix "
+            "the folder's permissions (or point TMDB_DUCKDB_PATH elsewhere), then run again. The warehouse was "
+            "not touched."
         ) from None
 
 
@@ -81,8 +83,8 @@ def current_data_dir() -> Path:
         return Path(os.environ["TMDB_DATA_DIR"]).resolve()
     if not paths.CURRENT_LINK.exists():
         raise UserError(
-            "Nothing has been staged yet, so there is nothing to build. Run `make stage` (or `make run`) first; "
-            "`make stage SOURCE=sample` works offline."
+            "Nothing has been staged yet, so there is nothing to build. Run `make stage` (or `make run`) "
+            "first; `make stage SOURCE=sample` works offline."
         )
     return paths.CURRENT_LINK.resolve()
 
