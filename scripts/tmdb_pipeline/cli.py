@@ -1,4 +1,4 @@
-"""`scripts/pipeline.py`: the commands behind `make run`, `make stage`, `make build`, `make test`, `make docs`."""
+"""`scripts/pipeline.py`: the commands behind `make run|stage|build|test|docs|bench`."""
 
 from __future__ import annotations
 
@@ -72,9 +72,9 @@ def ensure_writable(folder: Path) -> None:
         probe.unlink()
     except OSError as error:
         raise UserError(
-            f"Cannot write the warehouse folder {folder}: {error.strerror or error}. Free some disk space or fix "
-            "the folder's permissions (or point TMDB_DUCKDB_PATH elsewhere), then run again. The warehouse was "
-            "not touched."
+            f"Cannot write the warehouse folder {folder}: {error.strerror or error}. Free some disk "
+            "space or fix the folder's permissions (or point TMDB_DUCKDB_PATH elsewhere), then run again. "
+            "The warehouse was not touched."
         ) from None
 
 
@@ -95,17 +95,13 @@ def resolve_dataset(source: str, summary: RunSummary) -> tuple[Path, Path]:
 
     dataset = extract.resolve_source(source, announce=_say)
     summary.source = dataset.label
-    return dataset.path, paths.data_dir_for(
-        str(dataset.path) if dataset.kind == "folder" else dataset.kind
-    )
+    return dataset.path, paths.data_dir_for(str(dataset.path) if dataset.kind == "folder" else dataset.kind)
 
 
 def do_stage(dataset_path: Path, data_dir: Path, summary: RunSummary) -> None:
     from tmdb_pipeline import stage
 
-    summary.stage = stage.stage(
-        dataset_path, paths.landing_dir(data_dir), source_label=summary.source
-    )
+    summary.stage = stage.stage(dataset_path, paths.landing_dir(data_dir), source_label=summary.source)
     summary.data_dir = data_dir
     paths.point_current_at(data_dir)
 
@@ -122,9 +118,7 @@ def do_build(data_dir: Path, target: str, summary: RunSummary) -> int:
     build = dbt_runner.read_run_results()
     build.returncode = returncode
     build.elapsed_s = time.monotonic() - started
-    build.skipped_expectations = (
-        [] if packages.complete else dbt_runner.skipped_expectation_tests()
-    )
+    build.skipped_expectations = [] if packages.complete else dbt_runner.skipped_expectation_tests()
     summary.packages = packages
     summary.build = build
     summary.warehouse = warehouse if target == "duckdb" else None
@@ -152,14 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 help="auto | sample | kaggle | <dataset folder>",
             )
         if name in ("run", "build"):
-            command.add_argument(
-                "--target", default="duckdb", choices=["duckdb", "spark"]
-            )
+            command.add_argument("--target", default="duckdb", choices=["duckdb", "spark"])
     for name, module in (("test", "gates"), ("docs", "docs"), ("bench", "bench")):
         commands.add_parser(name, help=f"see tmdb_pipeline.{module}", add_help=False)
-    dbt = commands.add_parser(
-        "dbt", help="run dbt with the packages handled: pipeline.py dbt <dbt args>"
-    )
+    dbt = commands.add_parser("dbt", help="run dbt with the packages handled: pipeline.py dbt <dbt args>")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
 
     args, rest = parser.parse_known_args(argv)
@@ -174,19 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "dbt":
             packages = dbt_runner.prepare_packages(_say)
             data_dir = (
-                current_data_dir()
-                if paths.CURRENT_LINK.exists() or os.environ.get("TMDB_DATA_DIR")
-                else None
+                current_data_dir() if paths.CURRENT_LINK.exists() or os.environ.get("TMDB_DATA_DIR") else None
             )
             code = dbt_runner.run_dbt(args.dbt_args, packages, data_dir)
-            if (
-                not packages.complete
-                and args.dbt_args[:1]
-                and args.dbt_args[0] in ("build", "test")
-            ):
-                dbt_runner.announce_skipped(
-                    packages, dbt_runner.skipped_expectation_tests(), _say
-                )
+            if not packages.complete and args.dbt_args[:1] and args.dbt_args[0] in ("build", "test"):
+                dbt_runner.announce_skipped(packages, dbt_runner.skipped_expectation_tests(), _say)
             return code
         if args.command == "build":
             data_dir = current_data_dir()
@@ -196,11 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             dataset_path, data_dir = resolve_dataset(args.source, summary)
             with run_lock(data_dir):
                 do_stage(dataset_path, data_dir, summary)
-                code = (
-                    do_build(data_dir, args.target, summary)
-                    if args.command == "run"
-                    else 0
-                )
+                code = do_build(data_dir, args.target, summary) if args.command == "run" else 0
         print_summary(summary)
         return code
     except UserError as error:

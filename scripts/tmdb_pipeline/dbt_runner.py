@@ -1,8 +1,9 @@
-"""Run dbt with its packages handled: installed, copied from a local mirror, fetched from the Hub, or skipped loudly.
+"""Run dbt with its packages handled: installed, copied from a mirror, fetched from the Hub, or skipped.
 
-dbt refuses to parse a project whose packages.yml lists more packages than dbt_packages/ holds. Where the packages
-cannot be had (no dbt Hub, no mirror), dbt runs on a view of the project without packages.yml (`.dbt_offline/`,
-symlinks to the real files) and every test that needs dbt-expectations is excluded -- and named, never counted as passed.
+dbt refuses to parse a project whose packages.yml lists more packages than dbt_packages/ holds. Where the
+packages cannot be had (no dbt Hub, no mirror), dbt runs on a view of the project without packages.yml
+(`.dbt_offline/`, symlinks to the real files) and every test that needs dbt-expectations is excluded -- and
+named, never counted as passed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ REQUIRED_PACKAGES = ("dbt_expectations", "dbt_date")
 PACKAGES_DIR = REPO_ROOT / "dbt_packages"
 OFFLINE_PROJECT = REPO_ROOT / ".dbt_offline"
 TARGET_DIR = REPO_ROOT / "target"
-# Tests that call dbt-expectations' generic tests; dbt resolves them only when they run, so excluded ones still parse.
+# Tests that call dbt-expectations' generic tests. dbt resolves a generic test's macro only when the test
+# runs, so excluded ones still parse.
 EXPECTATIONS_SELECTOR = "test_name:expect_*"
 # Commands that run tests and so must leave out the ones whose package is missing.
 SELECTING_COMMANDS = {
@@ -64,9 +66,7 @@ class Packages:
 @dataclass
 class BuildResult:
     returncode: int
-    counts: dict[str, dict[str, int]] = field(
-        default_factory=dict
-    )  # resource type -> status -> n
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # resource type -> status -> n
     failures: list[str] = field(default_factory=list)
     skipped_expectations: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
@@ -96,16 +96,18 @@ def _missing_installed() -> list[str]:
 def _install_from_mirror(mirror: Path) -> None:
     if not mirror.is_dir():
         raise UserError(
-            f"DBT_PACKAGES_MIRROR is set to {mirror}, which is not a folder. Point it at a folder holding checkouts "
-            f"of the packages {', '.join(REQUIRED_PACKAGES)} (one subfolder each), or unset it to use the dbt Hub."
+            f"DBT_PACKAGES_MIRROR is set to {mirror}, which is not a folder. Point it at a folder holding "
+            f"checkouts of the packages {', '.join(REQUIRED_PACKAGES)} (one subfolder each), or unset it to "
+            "use the dbt Hub."
         )
     available = _package_names(mirror)
     missing = [name for name in REQUIRED_PACKAGES if name not in available]
     if missing:
         raise UserError(
             f"DBT_PACKAGES_MIRROR ({mirror}) holds no package named {', '.join(missing)} (found: "
-            f"{', '.join(sorted(available)) or 'none'}). Each package is a subfolder with its own dbt_project.yml: "
-            "check out metaplane/dbt-expectations 0.10.x and godatadriven/dbt-date 0.21.x there."
+            f"{', '.join(sorted(available)) or 'none'}). Each package is a subfolder with its own "
+            "dbt_project.yml: check out metaplane/dbt-expectations 0.10.x and godatadriven/dbt-date 0.21.x "
+            "there."
         )
     PACKAGES_DIR.mkdir(exist_ok=True)
     installed = _package_names(PACKAGES_DIR)
@@ -130,9 +132,7 @@ def _dbt_executable() -> str:
 def prepare_packages(announce: Announce = print) -> Packages:
     """Make dbt's packages available by the best means at hand, and say which."""
     if not _missing_installed():
-        return Packages(
-            "installed", f"packages already installed in {PACKAGES_DIR.name}/"
-        )
+        return Packages("installed", f"packages already installed in {PACKAGES_DIR.name}/")
     mirror = os.environ.get("DBT_PACKAGES_MIRROR")
     if mirror:
         _install_from_mirror(Path(mirror).expanduser())
@@ -149,9 +149,7 @@ def prepare_packages(announce: Announce = print) -> Packages:
                 text=True,
                 timeout=timeout,
             )
-            reason = (
-                _last_error_line(deps.stdout + deps.stderr) if deps.returncode else ""
-            )
+            reason = _last_error_line(deps.stdout + deps.stderr) if deps.returncode else ""
         except subprocess.TimeoutExpired:
             reason = f"dbt deps did not finish within {timeout:.0f} s"
         if not _missing_installed():
@@ -217,14 +215,10 @@ def dbt_env(data_dir: Path | None) -> dict[str, str]:
     return env
 
 
-def run_dbt(
-    args: Sequence[str], packages: Packages, data_dir: Path | None = None
-) -> int:
+def run_dbt(args: Sequence[str], packages: Packages, data_dir: Path | None = None) -> int:
     """Run dbt in the foreground (its output goes straight to the terminal) and return its exit code."""
     command = dbt_command(args, packages)
-    return subprocess.run(
-        command, check=False, cwd=REPO_ROOT, env=dbt_env(data_dir)
-    ).returncode
+    return subprocess.run(command, check=False, cwd=REPO_ROOT, env=dbt_env(data_dir)).returncode
 
 
 def skipped_expectation_tests() -> list[str]:
@@ -254,15 +248,11 @@ def read_run_results() -> BuildResult:
         by_status = result.counts.setdefault(resource, {})
         by_status[status] = by_status.get(status, 0) + 1
         if status in ("error", "fail"):
-            result.failures.append(
-                f"{item['unique_id']}: {(item.get('message') or '').strip()[:200]}"
-            )
+            result.failures.append(f"{item['unique_id']}: {(item.get('message') or '').strip()[:200]}")
     return result
 
 
-def announce_skipped(
-    packages: Packages, skipped: list[str], announce: Announce = print
-) -> None:
+def announce_skipped(packages: Packages, skipped: list[str], announce: Announce = print) -> None:
     if packages.complete:
         return
     bar = "!" * 100

@@ -20,11 +20,7 @@ def data_dir_for(source: str) -> Path:
     if source in ("sample", "kaggle"):
         return DATA_ROOT / source
     folder = Path(source).expanduser().resolve()
-    slug = (
-        re.sub(r"[^A-Za-z0-9]+", "-", "-".join(folder.parts[-3:]))
-        .strip("-")
-        .lower()[:48]
-    )
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", "-".join(folder.parts[-3:])).strip("-").lower()[:48]
     digest = hashlib.sha256(str(folder).encode()).hexdigest()[:8]
     return DATA_ROOT / f"folder-{slug}-{digest}"
 

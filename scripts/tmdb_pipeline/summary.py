@@ -25,9 +25,7 @@ class RunSummary:
     stage: Any = None  # tmdb_pipeline.stage.StageResult
     packages: Packages | None = None
     build: BuildResult | None = None
-    rows: dict[str, tuple[int, int]] = field(
-        default_factory=dict
-    )  # layer -> (relations, rows)
+    rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer -> (relations, rows)
     warehouse: Path | None = None
     data_dir: Path | None = None
     target: str = "duckdb"
@@ -40,14 +38,13 @@ def layer_row_counts(warehouse: Path) -> dict[str, tuple[int, int]]:
     counts: dict[str, tuple[int, int]] = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         tables = con.sql(
-            "select table_schema, table_name from information_schema.tables where table_catalog = current_database()"
+            "select table_schema, table_name from information_schema.tables"
+            " where table_catalog = current_database()"
         ).fetchall()
         for schema, table in tables:
             if schema not in LAYERS:
                 continue
-            (rows,) = con.sql(
-                f'select count(*) from "{schema}"."{table}"'
-            ).fetchone() or (0,)
+            (rows,) = con.sql(f'select count(*) from "{schema}"."{table}"').fetchone() or (0,)
             relations, total = counts.get(schema, (0, 0))
             counts[schema] = (relations + 1, total + int(rows))
     return counts
@@ -59,35 +56,25 @@ def _n(value: int) -> str:
 
 def _relative(path: Path) -> str:
     try:
-        return (
-            os.path.relpath(path, Path.cwd())
-            if path.is_relative_to(REPO_ROOT)
-            else str(path)
-        )
+        return os.path.relpath(path, Path.cwd()) if path.is_relative_to(REPO_ROOT) else str(path)
     except ValueError:
         return str(path)
 
 
 def _stage_lines(stage: Any) -> list[str]:
     lines = []
-    batch = (
-        f"batch {stage.batch_id}" if stage.batch_id else "nothing new, no batch written"
-    )
-    lines.append(
-        f"Staging       {batch} in {_relative(stage.landing_dir)} ({stage.elapsed_s:.1f} s)"
-    )
+    batch = f"batch {stage.batch_id}" if stage.batch_id else "nothing new, no batch written"
+    lines.append(f"Staging       {batch} in {_relative(stage.landing_dir)} ({stage.elapsed_s:.1f} s)")
     for entity in ENTITIES:
+        seen, staged = stage.seen.get(entity, 0), stage.staged.get(entity, 0)
+        quarantined, unchanged = stage.quarantined.get(entity, 0), stage.unchanged.get(entity, 0)
         lines.append(
-            f"  {entity:<11} {_n(stage.seen.get(entity, 0))} files seen = {_n(stage.staged.get(entity, 0))} staged"
-            f" + {_n(stage.quarantined.get(entity, 0))} quarantined + {_n(stage.unchanged.get(entity, 0))} unchanged"
+            f"  {entity:<11} {_n(seen)} files seen = {_n(staged)} staged + {_n(quarantined)} quarantined"
+            f" + {_n(unchanged)} unchanged"
         )
     if stage.reasons:
-        reasons = ", ".join(
-            f"{reason} {count}" for reason, count in sorted(stage.reasons.items())
-        )
-        lines.append(
-            f"  quarantine  {reasons} (table marts.mart_audit__quarantined_files)"
-        )
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(stage.reasons.items()))
+        lines.append(f"  quarantine  {reasons} (table marts.mart_audit__quarantined_files)")
     return lines
 
 
@@ -97,12 +84,14 @@ def _test_line(build: BuildResult, packages: Packages | None) -> str:
         for status, count in build.counts.get(resource, {}).items():
             tally[status] = tally.get(status, 0) + count
     skipped = tally.get("skipped", 0) + len(build.skipped_expectations)
+    failed = tally.get("fail", 0) + tally.get("error", 0)
     line = (
-        f"Tests         {_n(tally.get('pass', 0))} passed, {_n(tally.get('fail', 0) + tally.get('error', 0))} failed,"
+        f"Tests         {_n(tally.get('pass', 0))} passed, {_n(failed)} failed,"
         f" {_n(tally.get('warn', 0))} warned, {_n(skipped)} skipped"
     )
     if build.skipped_expectations:
-        line += f" ({len(build.skipped_expectations)} need dbt-expectations: {packages.detail if packages else ''})"
+        why = packages.detail if packages else ""
+        line += f" ({len(build.skipped_expectations)} need dbt-expectations: {why})"
     return line
 
 
@@ -136,8 +125,8 @@ def print_summary(summary: RunSummary) -> None:
         lines.append(f"Warehouse     {_relative(summary.warehouse)}")
     if summary.data_dir is not None:
         lines.append(
-            f"By hand       TMDB_DATA_DIR={_relative(summary.data_dir)} .venv/bin/dbt build   (or docs generate/serve;"
-            " data/current is the last staged)"
+            f"By hand       TMDB_DATA_DIR={_relative(summary.data_dir)} .venv/bin/dbt build"
+            "   (data/current is the folder staged last; see README, 'dbt by hand')"
         )
     lines.append(f"Elapsed       {time.monotonic() - summary.started:.1f} s")
     lines.append("=" * 83)
