@@ -111,10 +111,21 @@ def do_build(data_dir: Path, target: str, summary: RunSummary) -> int:
     if target == "duckdb":
         ensure_writable(warehouse.parent)
         ensure_warehouse_free(warehouse)
+    elif target == "spark":
+        from tmdb_pipeline import spark_env
+
+        # installs requirements-spark.txt on demand, checks Java and that the metastore is free
+        spark_env.prepare(data_dir, _say)
+        dbt_log = Path(dbt_runner.dbt_env(data_dir)["DBT_LOG_PATH"]) / "dbt.log"
+        log_start = spark_env.log_size(dbt_log)
     packages = dbt_runner.prepare_packages(_say)
     _say(f"dbt packages: {packages.mode} ({packages.detail})")
     started = time.monotonic()
     returncode = dbt_runner.run_dbt(["build", "--target", target], packages, data_dir)
+    if target == "spark" and returncode != 0:
+        hint = spark_env.failure_hint(data_dir, dbt_log, log_start)
+        if hint:
+            _say(f"\n{hint}")
     build = dbt_runner.read_run_results()
     build.returncode = returncode
     build.elapsed_s = time.monotonic() - started
