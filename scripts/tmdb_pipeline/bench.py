@@ -100,6 +100,7 @@ class Step:
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
+    peak_pss_mb: float
     ok: bool = True
     note: str = ""
 
@@ -124,40 +125,60 @@ class Context:
 # Measuring a process tree
 
 
-def _tree_rss(root: Any) -> int:
+def _pss(pid: int) -> int | None:
+    """Proportional set size (shared pages split between their processes), where Linux reports it."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def tree_memory(root: Any) -> tuple[int, int]:
+    """(sum of RSS, sum of PSS) over a process and all its descendants, in bytes.
+
+    Forked workers share their parent's pages until written: the RSS sum counts such pages once per
+    process, the PSS sum once in all. PSS falls back to RSS where the kernel does not report it.
+    """
     import psutil
 
-    total = 0
+    rss = pss = 0
     try:
         procs = [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0
+        return 0, 0
     for proc in procs:
         with contextlib.suppress(psutil.Error):  # ended between listing and reading
-            total += proc.memory_info().rss
-    return total
+            resident = proc.memory_info().rss
+            rss += resident
+            pss += _pss(proc.pid) or resident
+    return rss, pss
 
 
-class _RssSampler(threading.Thread):
-    """Samples the summed RSS of a process and all its descendants until stopped; keeps the peak."""
+class _MemorySampler(threading.Thread):
+    """Samples the summed RSS and PSS of a process tree every 50 ms until stopped; keeps the peaks."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         import psutil
 
         self.root = psutil.Process(pid)
-        self.peak = 0
+        self.peak_rss = self.peak_pss = 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            self.peak = max(self.peak, _tree_rss(self.root))
+            rss, pss = tree_memory(self.root)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self._stop_event.wait(SAMPLE_INTERVAL_S)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self._stop_event.set()
         self.join()
-        return self.peak
+        return self.peak_rss, self.peak_pss
 
 
 def measure(
@@ -183,7 +204,7 @@ def measure(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        sampler = _RssSampler(proc.pid)
+        sampler = _MemorySampler(proc.pid)
         sampler.start()
         try:
             returncode = proc.wait()
@@ -192,11 +213,19 @@ def measure(
             proc.wait()
             raise
         finally:
-            peak = sampler.stop()
+            peak, peak_pss = sampler.stop()
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    step = Step(name, files, round(wall, 2), round(cpu, 2), round(peak / MIB, 1), ok=returncode == 0)
+    step = Step(
+        name,
+        files,
+        round(wall, 2),
+        round(cpu, 2),
+        round(peak / MIB, 1),
+        round(peak_pss / MIB, 1),
+        returncode == 0,
+    )
     if returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-25:])
         step.note = f"exit code {returncode}; see {log_path}"
@@ -293,7 +322,7 @@ def apply_changes(folder: Path, spec: Any) -> tuple[int, int]:
             doc = sample.make_doc(entity, spec.seed, index, 1, base)
             _write_replacing(folder / sub / f"{prefix}{id_of(index)}.json", orjson.dumps(doc))
             new += 1
-        for number, index in enumerate(range(CHANGED_EVERY // 2, base, CHANGED_EVERY)):
+        for number, index in enumerate(range(3, base, CHANGED_EVERY)):
             path = folder / sub / f"{prefix}{id_of(index)}.json"
             doc = orjson.loads(path.read_bytes())
             doc["popularity"] = round(float(doc.get("popularity") or 0) * 1.5 + 0.25, 3)
@@ -512,7 +541,7 @@ def run(ctx: Context) -> tuple[bool, dict[str, Any]]:
         flag = "" if step.ok else "  FAILED: " + step.note
         ctx.announce(
             f"  {step.name:<13} {step.files:>9,} files {step.wall_s:>9.2f} s wall {step.cpu_s:>9.2f} s CPU "
-            f"{step.peak_rss_mb:>8.0f} MiB peak{flag}"
+            f"{step.peak_rss_mb:>7.0f} MiB peak RSS ({step.peak_pss_mb:.0f} PSS){flag}"
         )
         return step
 
@@ -702,15 +731,15 @@ def print_comparison(comparison: dict[str, Any], announce: Callable[[str], None]
 
 def results_table(result: dict[str, Any]) -> list[str]:
     lines = [
-        "| step | files | wall s | CPU s | peak RSS MiB | files/s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| step | files | wall s | CPU s | peak RSS MiB | peak PSS MiB | files/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for s in result["steps"]:
         rate = f"{s['files'] / s['wall_s']:,.0f}" if s["files"] and s["wall_s"] else ""
         flag = "" if s["ok"] else " (failed)"
         lines.append(
             f"| {s['name']}{flag} | {s['files']:,} | {s['wall_s']:.2f} | {s['cpu_s']:.2f} "
-            f"| {s['peak_rss_mb']:.0f} "
+            f"| {s['peak_rss_mb']:.0f} | {s['peak_pss_mb']:.0f} "
             f"| {rate} |"
         )
     return lines
