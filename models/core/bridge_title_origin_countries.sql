@@ -1,0 +1,18 @@
+with title_origin_countries as (
+
+    select * from {{ ref('int_title_origin_countries_unnested') }}
+
+),
+
+final as (
+
+    select
+        title_origin_country_key,
+        title_key,
+        {{ surrogate_key(['country_code']) }} as country_key,
+        country_position
+    from title_origin_countries
+
+)
+
+select * from final
