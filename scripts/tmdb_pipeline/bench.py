@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import platform
@@ -38,7 +39,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -46,7 +47,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tmdb_pipeline.errors import UserError
+from tmdb_pipeline.errors import LockedError, UserError
 from tmdb_pipeline.paths import REPO_ROOT
 
 STEPS = (
@@ -116,6 +117,11 @@ class Context:
     steps: list[Step] = field(default_factory=list)
     log_dir: Path = Path()
     announce: Callable[[str], None] = print
+
+    @property
+    def runs_dir(self) -> Path:
+        """Landing zones and warehouses of this run (one folder per size)."""
+        return self.bench_dir / f"runs-{self.size}"
 
     def step(self, name: str) -> Step | None:
         return next((s for s in self.steps if s.name == name), None)
@@ -345,10 +351,21 @@ def _write_replacing(path: Path, data: bytes) -> None:
 
 
 def _read_all(paths: list[str]) -> tuple[int, int]:
+    """Read files the cheapest way Python can: open, fstat, one read of the whole file, close."""
     total = 0
     for path in paths:
-        with open(path, "rb") as f:
-            total += len(f.read())
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            data = os.read(fd, size + 1)
+            while len(data) < size:  # a short read: the rest follows
+                more = os.read(fd, size - len(data) + 1)
+                if not more:
+                    break
+                data += more
+        finally:
+            os.close(fd)
+        total += len(data)
     return len(paths), total
 
 
@@ -508,11 +525,31 @@ def _fresh(path: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def bench_lock(ctx: Context) -> Iterator[None]:
+    """One benchmark per size and bench folder at a time: runs share the work copy and the runs folder."""
+    ctx.bench_dir.mkdir(parents=True, exist_ok=True)
+    with open(ctx.bench_dir / f".bench-{ctx.size}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise LockedError(
+                f"Another benchmark of size {ctx.size} ({handle.read().strip() or 'another process'}) is "
+                f"running in {ctx.bench_dir}. Wait for it to finish, or stop it, then run again."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"PID {os.getpid()}")
+        handle.flush()
+        yield
+
+
 def run(ctx: Context) -> tuple[bool, dict[str, Any]]:
     """Run every step not skipped; returns (all steps passed and results identical, comparison)."""
     pipeline = [ctx.python, str(REPO_ROOT / "scripts" / "pipeline.py")]
     internal = [ctx.python, "-m", "tmdb_pipeline.bench", "--internal"]
-    runs = ctx.bench_dir / "runs"
+    runs = ctx.runs_dir
     ctx.log_dir = ctx.bench_dir / "logs"
     # Every step of ours uses the same data root and warehouse path: dbt's partial parsing is invalidated when
     # the warehouse path changes, which a user re-running on the same data never sees. The one cold parse
@@ -903,7 +940,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             skip=skip,
         )
         machine = machine_info()
-        ok, comparison = run(ctx)
+        with bench_lock(ctx):
+            ok, comparison = run(ctx)
         result: dict[str, Any] = {
             "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "size": size,
@@ -920,7 +958,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_reports(result, args.report_dir)
         print(f"\nWrote {args.report_dir / 'performance.json'} and {args.report_dir / 'performance.md'}.")
         if not args.keep:
-            shutil.rmtree(ctx.bench_dir / "runs", ignore_errors=True)
+            shutil.rmtree(ctx.runs_dir, ignore_errors=True)
         if not ok:
             print("\nBENCHMARK FAILED: a step failed, or the incremental result differs from the rebuild.")
         return 0 if ok else 1

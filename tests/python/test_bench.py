@@ -167,5 +167,5 @@ def test_bench_runs_the_python_steps_end_to_end(tmp_path: Path) -> None:
         ("original", 20, True),
     ]
     assert (tmp_path / "b" / "dataset-40" / sample.PARAMS_FILE).is_file()  # cached for the next run
-    assert not (tmp_path / "b" / "runs").exists()
+    assert not (tmp_path / "b" / "runs-40").exists()
     assert bench.main(["--skip", "nonsense"]) == 2
