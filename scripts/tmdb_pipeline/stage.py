@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -61,7 +61,6 @@ PROGRESS_MIN_FILES = 5_000  # show a progress bar (on a terminal) only for runs 
 LOCK_NAME = ".stage.lock"
 TMP_NAME = ".tmp"
 _BATCH_RE = re.compile(r"^batch=(b\d{6})$")
-_HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 # Top-level keys only one of the two entities has: a document with several of the other entity's keys
@@ -121,8 +120,8 @@ class StageResult:
     bytes_read: int = 0
 
 
-# An input file to look at: (path, source_file, entity, size, mtime_ns, previous sha256, previous reason)
-Item = tuple[str, str, str, int, int, "str | None", "str | None"]
+# A directory entry to look at: (inode, entity, file name). Workers derive its path and source_file.
+Item = tuple[int, str, str]
 
 
 def stage(
@@ -145,27 +144,32 @@ def stage(
         shutil.rmtree(tmp_root, ignore_errors=True)  # leftovers of a killed run; we hold the lock
         batches = existing_batches(landing_dir)
         prior = _load_manifests(landing_dir, batches, announce)
-        items, stats = _scan(dataset_dir, prior)
+        timings = {"manifests_s": time.perf_counter() - started}
+        items, stats = _scan(dataset_dir)
+        timings["scan_s"] = time.perf_counter() - started - timings["manifests_s"]
         batch_id = f"b{int(batches[-1][1:]) + 1 if batches else 1:06d}"
         tmp_batch = tmp_root / f"batch={batch_id}"
         try:
             _make_dirs(tmp_batch / "quarantine")
-            stats.merge(_process(items, tmp_batch, started_at, workers, progress))
+            before = time.perf_counter()
+            work = _Work(str(dataset_dir), str(tmp_batch), started_at, items, prior)
+            stats.merge(_process(work, workers, progress))
+            timings["read_and_write_s"] = time.perf_counter() - before
             if not stats.new_files():
                 shutil.rmtree(tmp_root, ignore_errors=True)
                 result = stats.result(None, landing_dir, time.perf_counter() - started)
                 announce(_describe_noop(result, source_label, batches[-1] if batches else None))
                 return result
             result = stats.result(batch_id, landing_dir, time.perf_counter() - started)
-            _finish_batch(
-                tmp_batch,
-                landing_dir / f"batch={batch_id}",
-                result,
-                source_label,
-                dataset_dir,
-                started_at,
-                workers,
-            )
+            meta = {
+                "source": source_label,
+                "dataset_dir": str(dataset_dir),
+                "started_at": started_at,
+                "workers": workers,
+                "timings_s": {name: round(seconds, 3) for name, seconds in timings.items()},
+            }
+            _finish_batch(tmp_batch, landing_dir / f"batch={batch_id}", result, meta)
+            result.elapsed_s = round(time.perf_counter() - started, 3)
         except OSError as exc:
             shutil.rmtree(tmp_root, ignore_errors=True)
             raise _write_error(exc, landing_dir) from exc
@@ -235,6 +239,12 @@ def _stage_lock(landing_dir: Path) -> Iterator[None]:
             f"lock file {path}. Wait for it to finish, then run again. The lock goes away by itself when "
             "that process ends, so there is nothing to delete."
         ) from None
+    except OSError as exc:  # e.g. a network filesystem without locks
+        os.close(fd)
+        raise UserError(
+            f"Cannot lock the landing zone {landing_dir} ({exc.strerror}): staging needs a local folder "
+            "that supports file locks. Point TMDB_LANDING_DIR at one."
+        ) from exc
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -255,8 +265,7 @@ def existing_batches(landing_dir: Path) -> list[str]:
     )
 
 
-@dataclass(frozen=True)
-class _Prior:
+class _Prior(NamedTuple):
     size: int
     mtime_ns: int
     sha256: str | None
@@ -272,40 +281,65 @@ def _load_manifests(
     where anything is written, so a tampered manifest can at worst make a file be staged again.
     """
     latest: dict[str, _Prior] = {}
+    reasons = frozenset(REASONS)
     for batch in batches:
         manifest = landing_dir / f"batch={batch}" / "manifest.ndjson"
         try:
-            lines = manifest.read_bytes().splitlines()
+            data = manifest.read_bytes()
         except OSError as exc:
             announce(f"Warning: cannot read {manifest} ({exc.strerror}); its files will be treated as new.")
             continue
         bad = 0
-        for line in lines:
+        for row in _manifest_rows(data):
             try:
-                row = orjson.loads(line)
-                source_file, size, mtime, sha, reason = (
-                    row["source_file"],
-                    row["size_bytes"],
-                    row["mtime_ns"],
-                    row["sha256"],
-                    row["reason"],
-                )
-                if not (isinstance(source_file, str) and type(size) is int and type(mtime) is int):
-                    raise TypeError
-                if sha is not None and not (isinstance(sha, str) and _HEX64_RE.match(sha)):
-                    raise TypeError
-                if reason is not None and reason not in REASONS:
-                    raise TypeError
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                prior = _Prior(row["size_bytes"], row["mtime_ns"], row["sha256"], row["reason"])
+                source_file = row["source_file"]
+            except (KeyError, TypeError):
                 bad += 1
                 continue
-            latest[source_file] = _Prior(size, mtime, sha, reason)
+            valid = (
+                type(source_file) is str
+                and type(prior.size) is int
+                and type(prior.mtime_ns) is int
+                and (prior.sha256 is None or type(prior.sha256) is str)
+                and (prior.reason is None or prior.reason in reasons)
+            )
+            if valid:
+                latest[source_file] = prior
+            else:
+                bad += 1
         if bad:
             announce(
                 f"Warning: {bad:,} unreadable line(s) in {manifest} were ignored; "
                 "those files will be staged again."
             )
     return latest
+
+
+def _manifest_rows(data: bytes, block: int = 8 << 20) -> Iterator[Any]:
+    """The rows of an NDJSON manifest, parsed a few MB at a time (lines become one JSON array per block).
+
+    A block with a broken line is parsed line by line; a broken line comes out as None.
+    """
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + block)
+        end = len(data) if end < 0 else end + 1
+        chunk = data[start:end].strip()
+        start = end
+        if not chunk:
+            continue
+        try:
+            yield from orjson.loads(b"[" + chunk.replace(b"\n", b",") + b"]")
+        except orjson.JSONDecodeError:
+            yield from (_parse_line(line) for line in chunk.splitlines() if line.strip())
+
+
+def _parse_line(line: bytes) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -357,57 +391,39 @@ def _source_name(name: str) -> str:
         return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _scan(dataset_dir: Path, prior: dict[str, _Prior]) -> tuple[list[Item], _Stats]:
-    """List every entry of the two dataset folders; skip the unchanged ones without reading them."""
+def _scan(dataset_dir: Path) -> tuple[list[Item], _Stats]:
+    """List every entry of the two dataset folders: names only, the workers stat and read them."""
     stats = _Stats()
-    found: list[tuple[int, Item]] = []
+    items: list[Item] = []
     for entity, sub in SUBFOLDERS.items():
         folder = dataset_dir / sub
         if not folder.is_dir():
             continue
+        listed_before = len(items)
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as entries:
+                items += [(entry.inode(), entity, entry.name) for entry in entries]
         except OSError as exc:
             raise UserError(f"Cannot list the dataset folder {folder}: {exc.strerror}.") from exc
-        for entry in entries:
-            stats.seen[entity] += 1
-            source_file = f"{sub}/{_source_name(entry.name)}"
-            before = prior.get(source_file)
-            try:
-                st = entry.stat()
-                regular = stat.S_ISREG(st.st_mode)
-                size, mtime = st.st_size, st.st_mtime_ns
-            except OSError:  # e.g. a dangling symlink: reported as unreadable by the worker
-                regular, size, mtime = False, 0, 0
-            if (
-                regular
-                and before is not None
-                and before.reason != "unreadable"
-                and before.size == size
-                and before.mtime_ns == mtime
-            ):
-                stats.unchanged[entity] += 1
-                if before.reason is not None:
-                    stats.still_quarantined[entity] += 1
-                continue
-            item: Item = (
-                entry.path,
-                source_file,
-                entity,
-                size,
-                mtime,
-                before.sha256 if before else None,
-                before.reason if before else None,
-            )
-            found.append((entry.inode(), item))
-    found.sort(key=lambda pair: pair[0])  # inode order reads faster from a cold disk cache
-    return [item for _, item in found], stats
+        stats.seen[entity] = len(items) - listed_before
+    items.sort()  # inode order reads faster from a cold disk cache
+    return items, stats
 
 
 # ----------------------------------------------------------------------------------------------------
 # Reading, validating and writing (runs in worker processes)
 
+
+class _Work(NamedTuple):
+    dataset_dir: str
+    tmp_batch: str
+    staged_at: str
+    items: list[Item]
+    prior: dict[str, _Prior]  # latest manifest entry per source_file
+
+
 _worker_index = 0
+_shared_work: _Work | None = None  # inherited by forked workers, whose tasks are then index ranges
 
 
 def _init_worker(counter: Any) -> None:
@@ -417,46 +433,61 @@ def _init_worker(counter: Any) -> None:
         counter.value += 1
 
 
-def _process(
-    items: list[Item], tmp_batch: Path, staged_at: str, workers: int, progress: bool | None
-) -> _Stats:
+def _process(work: _Work, workers: int, progress: bool | None) -> _Stats:
+    global _shared_work
     stats = _Stats()
-    if not items:
-        return stats
-    chunks = [items[i : i + CHUNK_FILES] for i in range(0, len(items), CHUNK_FILES)]
-    show = progress if progress is not None else (sys.stderr.isatty() and len(items) >= PROGRESS_MIN_FILES)
-    if workers <= 1 or len(chunks) == 1:
-        bar = _progress_bar(len(items), show)
-        for chunk in chunks:
-            stats.merge(process_chunk(str(tmp_batch), chunk, staged_at))
-            bar.update(len(chunk))
+    total = len(work.items)
+    ranges = [(i, min(i + CHUNK_FILES, total)) for i in range(0, total, CHUNK_FILES)]
+    show = progress if progress is not None else (sys.stderr.isatty() and total >= PROGRESS_MIN_FILES)
+    if workers <= 1 or len(ranges) <= 1:
+        bar = _progress_bar(total, show)
+        for start, stop in ranges:
+            stats.merge(process_chunk(_slice(work, start, stop)))
+            bar.update(stop - start)
         bar.close()
         return stats
     ctx = _mp_context()
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker, initargs=(ctx.Value("i", 0),)
-    ) as pool:
-        futures = {
-            pool.submit(process_chunk, str(tmp_batch), chunk, staged_at): len(chunk) for chunk in chunks
-        }
-        bar = _progress_bar(len(items), show)  # after the workers are forked: no tqdm thread in them
-        pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    stats.merge(future.result())
-                    bar.update(futures[future])
-        except BrokenProcessPool as exc:
-            raise UserError(
-                "Staging stopped: a worker process died (out of memory, or killed). "
-                "No batch was written; run again."
-            ) from exc
-        finally:
-            bar.close()
-            for future in pending:
-                future.cancel()
+    forked = ctx.get_start_method() == "fork"
+    _shared_work = work if forked else None
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_worker, initargs=(ctx.Value("i", 0),)
+        ) as pool:
+            futures = {}
+            for start, stop in ranges:
+                task = (start, stop) if forked else _slice(work, start, stop)
+                futures[pool.submit(process_chunk, task)] = stop - start
+            bar = _progress_bar(total, show)  # after the workers are forked: no tqdm thread in them
+            pending = set(futures)
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+                    for future in done:
+                        stats.merge(future.result())
+                        bar.update(futures[future])
+            except BrokenProcessPool as exc:
+                raise UserError(
+                    "Staging stopped: a worker process died (out of memory, or killed). "
+                    "No batch was written; run again."
+                ) from exc
+            finally:
+                bar.close()
+                for future in pending:
+                    future.cancel()
+    finally:
+        _shared_work = None
     return stats
+
+
+def _slice(work: _Work, start: int, stop: int) -> _Work:
+    """Part of the work, with only the manifest entries it needs (for workers that inherit nothing)."""
+    items = work.items[start:stop]
+    prior = {}
+    for _, entity, name in items:
+        source_file = f"{SUBFOLDERS[entity]}/{_source_name(name)}"
+        if source_file in work.prior:
+            prior[source_file] = work.prior[source_file]
+    return work._replace(items=items, prior=prior)
 
 
 def _progress_bar(total: int, show: bool) -> Any:
@@ -482,14 +513,48 @@ def _mp_context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods else methods[0])
 
 
-def process_chunk(tmp_batch: str, items: list[Item], staged_at: str) -> _Stats:
-    """Validate a list of files; append staged documents and manifest lines to this worker's part files."""
+def process_chunk(task: _Work | tuple[int, int]) -> _Stats:
+    """Check some files: skip the unchanged, validate the rest, and append staged documents and manifest
+    lines to this worker's part files. `task` is the work itself, or a range of the inherited work list."""
+    if isinstance(task, _Work):
+        work = task
+    else:
+        assert _shared_work is not None
+        work = _slice_shared(_shared_work, *task)
     stats = _Stats()
     lines: dict[str, list[bytes]] = {"movies": [], "series": []}
     manifest: list[bytes] = []
+    tmp_batch, staged_at, prior_of = work.tmp_batch, work.staged_at, work.prior
     quarantine_dir = f"{tmp_batch}/quarantine"
-    for path, source_file, entity, size, mtime, prior_sha, prior_reason in items:
-        sha, reason, detail, tmdb_id, doc = _read_and_check(path, entity, prior_sha, quarantine_dir, stats)
+    for _, entity, name in work.items:
+        sub = SUBFOLDERS[entity]
+        path = f"{work.dataset_dir}/{sub}/{name}"
+        source_file = f"{sub}/{_source_name(name)}"
+        before = prior_of.get(source_file)
+        try:
+            st = os.stat(path)
+            size, mtime = st.st_size, st.st_mtime_ns
+            note = None if stat.S_ISREG(st.st_mode) else _not_a_file(st.st_mode)
+        except OSError as exc:  # e.g. a dangling symlink
+            size, mtime, note = 0, 0, _os_detail(exc)
+        prior_sha, prior_reason = (before.sha256, before.reason) if before is not None else (None, None)
+        if (
+            note is None
+            and before is not None
+            and prior_reason != "unreadable"  # retried: permissions can change without the mtime
+            and before.size == size
+            and before.mtime_ns == mtime
+        ):
+            stats.unchanged[entity] += 1  # same size and mtime as last time: not even read
+            if prior_reason is not None:
+                stats.still_quarantined[entity] += 1
+            continue
+        if note is not None:
+            sha, reason, detail, tmdb_id, doc = None, "unreadable", note, None, None
+        else:
+            sha, reason, detail, tmdb_id, doc = _read_and_check(
+                path, entity, size, prior_sha, quarantine_dir, stats
+            )
         same_bytes = sha is not None and sha == prior_sha
         if same_bytes or (reason == "unreadable" and prior_reason == "unreadable"):
             stats.unchanged[entity] += 1  # content (or unreadability) as last time: nothing new to record
@@ -532,44 +597,67 @@ def process_chunk(tmp_batch: str, items: list[Item], staged_at: str) -> _Stats:
     return stats
 
 
+def _slice_shared(work: _Work, start: int, stop: int) -> _Work:
+    return work._replace(items=work.items[start:stop])
+
+
 def _read_and_check(
-    path: str, entity: str, prior_sha: str | None, quarantine_dir: str, stats: _Stats
+    path: str, entity: str, size: int, prior_sha: str | None, quarantine_dir: str, stats: _Stats
 ) -> tuple[str | None, str | None, str | None, int | None, bytes | None]:
     """Returns (sha256, reason, detail, tmdb_id, document bytes to stage); reason None means staged.
 
     A quarantined file's bytes are copied into the batch's quarantine, unless they are the same as last
     time (the caller then counts the file as unchanged).
     """
+    if size > MAX_DOC_BYTES:
+        return _oversized(path, size, prior_sha, quarantine_dir, stats)
     try:
-        st = os.stat(path)
-    except OSError as exc:
-        return None, "unreadable", _os_detail(exc), None, None
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        return None, "unreadable", f"{kind}, not a file", None, None
-    if st.st_size > MAX_DOC_BYTES:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         try:
-            sha, partial = _hash_and_copy(path, quarantine_dir)
-        except _ReadError as exc:
-            return None, "unreadable", _os_detail(exc.cause), None, None
-        stats.bytes_read += st.st_size
-        target = f"{quarantine_dir}/{sha}.bin"
-        if sha == prior_sha or os.path.exists(target):
-            os.unlink(partial)
-        else:
-            os.replace(partial, target)
-        return sha, "oversized", f"{st.st_size:,} bytes; the limit is {MAX_DOC_BYTES:,}", None, None
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
+            data = os.read(fd, size + 1)  # one read for the whole file: the size is known from the scan
+            if len(data) > size:  # it grew since the scan
+                rest = [data]
+                while block := os.read(fd, 1 << 20):
+                    rest.append(block)
+                data = b"".join(rest)
+        finally:
+            os.close(fd)
     except OSError as exc:
         return None, "unreadable", _os_detail(exc), None, None
     stats.bytes_read += len(data)
     sha = hashlib.sha256(data).hexdigest()
-    reason, detail, tmdb_id, doc = check_document(data, entity, path)
+    if len(data) > MAX_DOC_BYTES:
+        reason, detail, tmdb_id, doc = "oversized", _oversized_detail(len(data)), None, None
+    else:
+        reason, detail, tmdb_id, doc = check_document(data, entity, path)
     if reason is not None and sha != prior_sha:
         _quarantine_copy(data, sha, quarantine_dir)
     return sha, reason, detail, tmdb_id, doc
+
+
+def _oversized(
+    path: str, size: int, prior_sha: str | None, quarantine_dir: str, stats: _Stats
+) -> tuple[str | None, str | None, str | None, int | None, bytes | None]:
+    """A file far too large for a document: checksummed and copied in blocks, never held in memory."""
+    try:
+        sha, partial = _hash_and_copy(path, quarantine_dir)
+    except _ReadError as exc:
+        return None, "unreadable", _os_detail(exc.cause), None, None
+    stats.bytes_read += size
+    target = f"{quarantine_dir}/{sha}.bin"
+    if sha == prior_sha or os.path.exists(target):
+        os.unlink(partial)
+    else:
+        os.replace(partial, target)
+    return sha, "oversized", _oversized_detail(size), None, None
+
+
+def _oversized_detail(size: int) -> str:
+    return f"{size:,} bytes; the limit is {MAX_DOC_BYTES:,}"
+
+
+def _not_a_file(mode: int) -> str:
+    return "a folder, not a file" if stat.S_ISDIR(mode) else "not a regular file"
 
 
 def check_document(
@@ -694,15 +782,7 @@ def _hash_and_copy(path: str, quarantine_dir: str) -> tuple[str, str]:
 # Completing a batch
 
 
-def _finish_batch(
-    tmp_batch: Path,
-    final: Path,
-    result: StageResult,
-    source_label: str,
-    dataset_dir: Path,
-    started_at: str,
-    workers: int,
-) -> None:
+def _finish_batch(tmp_batch: Path, final: Path, result: StageResult, meta: dict[str, Any]) -> None:
     """Merge the manifest parts, write the summary, make everything durable, then rename into place."""
     parts = sorted(tmp_batch.glob(".manifest-*.part"))
     with open(tmp_batch / "manifest.ndjson", "wb") as manifest:
@@ -713,12 +793,13 @@ def _finish_batch(
         part.unlink()
     summary = {
         "batch_id": result.batch_id,
-        "source": source_label,
-        "dataset_dir": str(dataset_dir),
-        "started_at": started_at,
+        "source": meta["source"],
+        "dataset_dir": meta["dataset_dir"],
+        "started_at": meta["started_at"],
         "finished_at": _utc_now(),
         "elapsed_s": result.elapsed_s,
-        "workers": workers,
+        "timings_s": meta["timings_s"],
+        "workers": meta["workers"],
         "bytes_read": result.bytes_read,
         "entities": {
             entity: {

@@ -466,3 +466,12 @@ def test_cli_stages_a_folder(make_dataset, tmp_path: Path) -> None:
     assert (
         missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
     )
+
+
+def test_manifest_blocks_parse_like_lines() -> None:
+    rows = [{"source_file": f"movies/movies/movie_{i}.json", "n": i} for i in range(50)]
+    data = b"\n".join(orjson.dumps(row) for row in rows) + b"\n"
+    assert list(stage._manifest_rows(data, block=100)) == rows  # many small blocks
+    broken = data.replace(b'"n":7}', b'"n":7', 1)
+    parsed = list(stage._manifest_rows(broken, block=100))
+    assert parsed[7] is None and parsed[:7] + parsed[8:] == rows[:7] + rows[8:]
