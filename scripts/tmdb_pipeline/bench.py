@@ -143,8 +143,8 @@ def _pss(pid: int) -> int | None:
     return None
 
 
-def tree_memory(root: Any) -> tuple[int, int]:
-    """(sum of RSS, sum of PSS) over a process and all its descendants, in bytes.
+def tree_memory(procs: Iterable[Any]) -> tuple[int, int]:
+    """(sum of RSS, sum of PSS) over processes, in bytes; those that ended meanwhile count nothing.
 
     Forked workers share their parent's pages until written: the RSS sum counts such pages once per
     process, the PSS sum once in all. PSS falls back to RSS where the kernel does not report it.
@@ -152,20 +152,29 @@ def tree_memory(root: Any) -> tuple[int, int]:
     import psutil
 
     rss = pss = 0
-    try:
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0, 0
     for proc in procs:
-        with contextlib.suppress(psutil.Error):  # ended between listing and reading
+        with contextlib.suppress(psutil.Error):
             resident = proc.memory_info().rss
             rss += resident
             pss += _pss(proc.pid) or resident
     return rss, pss
 
 
+def process_tree(root: Any) -> list[Any]:
+    import psutil
+
+    try:
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 class _MemorySampler(threading.Thread):
-    """Samples the summed RSS and PSS of a process tree every 50 ms until stopped; keeps the peaks."""
+    """Samples the summed RSS and PSS of a process tree every 50 ms until stopped; keeps the peaks.
+
+    The tree is listed anew every 5th sample (listing reads every process of the machine); memory is
+    read every time.
+    """
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -176,8 +185,13 @@ class _MemorySampler(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        procs: list[Any] = []
+        tick = 0
         while not self._stop_event.is_set():
-            rss, pss = tree_memory(self.root)
+            if tick % 5 == 0:
+                procs = process_tree(self.root)
+            tick += 1
+            rss, pss = tree_memory(procs)
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
             self._stop_event.wait(SAMPLE_INTERVAL_S)
 
