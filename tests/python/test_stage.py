@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from conftest import batch_lines, movie, pipeline_env, read_landing_like_dbt, run_module, series
-from tmdb_pipeline import stage
+from tmdb_pipeline import sample, stage
 from tmdb_pipeline.errors import LockedError, UserError
 from tmdb_pipeline.stage import StageResult
 
@@ -475,3 +475,27 @@ def test_manifest_blocks_parse_like_lines() -> None:
     broken = data.replace(b'"n":7}', b'"n":7', 1)
     parsed = list(stage._manifest_rows(broken, block=100))
     assert parsed[7] is None and parsed[:7] + parsed[8:] == rows[:7] + rows[8:]
+
+
+def test_a_later_snapshot_stages_only_what_changed(tmp_path: Path) -> None:
+    """Version 2 of the sample, staged after version 1 into the same landing zone (the SCD2 scenario)."""
+    v1, v2, landing = tmp_path / "v1", tmp_path / "v2", tmp_path / "landing"
+    sample.generate(v1, sample.SampleSpec(movies=300, series=100, version=1), workers=1)
+    sample.generate(v2, sample.SampleSpec(movies=300, series=100, version=2), workers=1)
+    run_stage(v1, landing)
+    result, _ = run_stage(v2, landing)  # every file has a new mtime: all are hashed, few differ
+    changed = {
+        f"{entity}/{entity}/{p.name}"
+        for entity in ("movies", "series")
+        for p in (v2 / entity / entity).iterdir()
+        if not (v1 / entity / entity / p.name).exists()
+        or (v1 / entity / entity / p.name).read_bytes() != p.read_bytes()
+    }
+    assert result.batch_id == "b000002"
+    assert sum(result.staged.values()) == len(changed) and 0 < len(changed) < 100
+    staged = {row["source_file"] for row in batch_lines(landing, "b000002", "*-[0-9].ndjson")}
+    assert staged == changed
+    assert result.unchanged == {
+        "movies": 300 - result.staged["movies"] + 3,
+        "series": 100 - result.staged["series"] + 1,
+    }

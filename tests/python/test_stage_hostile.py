@@ -90,6 +90,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, stage
         big.truncate(MAX_DOC_BYTES + 1024)
     (movies / "movie_190.json").symlink_to(tmp_path / "nowhere.json")  # unreadable: a dangling link
     (movies / "movie_191.json").mkdir()  # unreadable: a folder
+    (movies / "movie_192.json").symlink_to("/proc/self/mem")  # unreadable: reading fails (EIO), even for root
     (series_dir / "series_1.json").write_bytes(orjson.dumps(series(1)))
     landing = tmp_path / "landing"
     result = stage.stage(dataset, landing, source_label="hostile", workers=1, announce=lambda _: None)
@@ -138,9 +139,11 @@ def test_oversized_and_unreadable_files(hostile: tuple[Path, Path, stage.StageRe
     assert big["reason"] == "oversized" and big["size_bytes"] == MAX_DOC_BYTES + 1024
     copy = landing / "batch=b000001" / "quarantine" / f"{big['sha256']}.bin"
     assert copy.read_bytes() == (dataset / "movies/movies/movie_180.json").read_bytes()
-    for name in ("movie_190.json", "movie_191.json"):
+    for name in ("movie_190.json", "movie_191.json", "movie_192.json"):
         row = rows[f"movies/movies/{name}"]
         assert (row["status"], row["reason"], row["sha256"]) == ("quarantined", "unreadable", None)
+    assert rows["movies/movies/movie_190.json"]["detail"] == "No such file or directory"
+    assert rows["movies/movies/movie_192.json"]["detail"] == "Input/output error"
     assert not list((landing / "batch=b000001" / "quarantine").glob(".partial*"))
 
 
@@ -188,7 +191,7 @@ def test_counts_reconcile(hostile: tuple[Path, Path, stage.StageResult]) -> None
         )
     assert result.staged == {"movies": len(STAGED_ODDITIES), "series": 1}
     expected = (
-        [reason for _, _, reason in QUARANTINED + QUARANTINED_SERIES] + ["oversized"] + ["unreadable"] * 2
+        [reason for _, _, reason in QUARANTINED + QUARANTINED_SERIES] + ["oversized"] + ["unreadable"] * 3
     )
     assert result.reasons == {reason: expected.count(reason) for reason in REASONS if reason in expected}
     assert set(result.reasons) == set(REASONS)  # every class is exercised
