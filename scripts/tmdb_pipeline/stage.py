@@ -5,8 +5,9 @@ its path, checksum and original document, unchanged), `manifest.ndjson` (one lin
 changed: staged, or quarantined with a reason), `summary.json` (the run's counts) and `quarantine/`
 (a copy of each quarantined file, named by checksum). A batch is built in `<landing>/.tmp/` and renamed
 into place when complete, so readers see all of it or none of it. A file is unchanged when its size and
-modification time match its latest manifest entry, or failing that when its checksum does; staging the
-same input twice writes no second batch.
+modification time match its latest manifest entry, or failing that when its checksum does (its new mtime
+is then remembered in `<landing>/.verified.ndjson`, so it is not read again); staging the same input
+twice writes no second batch.
 
     python -m tmdb_pipeline.stage DATASET_DIR [--landing DIR] [--source-label TEXT] [--workers 2]
 """
@@ -40,18 +41,8 @@ from tmdb_pipeline import ENTITIES
 from tmdb_pipeline.errors import LockedError, UserError
 
 SUBFOLDERS = {"movies": "movies/movies", "series": "series/series"}
-REASONS = (
-    "invalid_json",
-    "empty_file",
-    "not_utf8",
-    "not_an_object",
-    "missing_id",
-    "invalid_id",
-    "oversized",
-    "wrong_entity",
-    "not_json_file",
-    "unreadable",
-)
+REASONS = ("invalid_json", "empty_file", "not_utf8", "not_an_object", "missing_id", "invalid_id",
+           "oversized", "wrong_entity", "not_json_file", "unreadable")  # fmt: skip
 # The largest real document is about 17 KB (a long-running series); 8 MiB is far above any of them and
 # still small enough to parse in memory. DuckDB's reader allows objects up to 64 MiB.
 MAX_DOC_BYTES = 8 * 1024 * 1024
@@ -60,48 +51,24 @@ CHUNK_FILES = 1_000  # files per task handed to a worker process
 PROGRESS_MIN_FILES = 5_000  # show a progress bar (on a terminal) only for runs at least this long
 LOCK_NAME = ".stage.lock"
 TMP_NAME = ".tmp"
+# Files whose mtime changed but whose bytes did not (found by checksum): their new size and mtime, so the
+# next run can skip them without reading them again.
+VERIFIED_NAME = ".verified.ndjson"
 _BATCH_RE = re.compile(r"^batch=(b\d{6})$")
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 # Top-level keys only one of the two entities has: a document with several of the other entity's keys
 # and none of its own is in the wrong folder.
+# fmt: off
 _OWN_KEYS = {
-    "movies": frozenset(
-        {
-            "title",
-            "original_title",
-            "release_date",
-            "runtime",
-            "imdb_id",
-            "budget",
-            "revenue",
-            "video",
-            "belongs_to_collection",
-            "tagline",
-            "spoken_languages",
-            "production_countries",
-        }
-    ),
-    "series": frozenset(
-        {
-            "name",
-            "original_name",
-            "first_air_date",
-            "last_air_date",
-            "number_of_seasons",
-            "number_of_episodes",
-            "seasons",
-            "networks",
-            "episode_run_time",
-            "in_production",
-            "created_by",
-            "languages",
-            "last_episode_to_air",
-            "next_episode_to_air",
-            "type",
-        }
-    ),
+    "movies": frozenset({"title", "original_title", "release_date", "runtime", "imdb_id", "budget",
+                         "revenue", "video", "belongs_to_collection", "tagline", "spoken_languages",
+                         "production_countries"}),
+    "series": frozenset({"name", "original_name", "first_air_date", "last_air_date", "number_of_seasons",
+                         "number_of_episodes", "seasons", "networks", "episode_run_time", "in_production",
+                         "created_by", "languages", "last_episode_to_air", "next_episode_to_air", "type"}),
 }
+# fmt: on
 
 
 @dataclass
@@ -114,9 +81,8 @@ class StageResult:
     unchanged: dict[str, int]
     reasons: dict[str, int]  # quarantine reason -> count
     elapsed_s: float
-    still_quarantined: dict[str, int] = field(
-        default_factory=dict
-    )  # unchanged files whose last verdict was quarantine
+    # of the unchanged files, those whose latest verdict was quarantine
+    still_quarantined: dict[str, int] = field(default_factory=dict)
     bytes_read: int = 0
 
 
@@ -141,9 +107,14 @@ def stage(
     _make_landing(landing_dir)
     with _stage_lock(landing_dir):
         tmp_root = landing_dir / TMP_NAME
+        if tmp_root.is_symlink():  # never build a batch through a link to somewhere else
+            tmp_root.unlink()
         shutil.rmtree(tmp_root, ignore_errors=True)  # leftovers of a killed run; we hold the lock
+        for stale in landing_dir.glob(f"{VERIFIED_NAME}.*"):
+            stale.unlink()
         batches = existing_batches(landing_dir)
         prior = _load_manifests(landing_dir, batches, announce)
+        verified = _load_verified(landing_dir, prior)
         timings = {"manifests_s": time.perf_counter() - started}
         items, stats = _scan(dataset_dir)
         timings["scan_s"] = time.perf_counter() - started - timings["manifests_s"]
@@ -155,6 +126,8 @@ def stage(
             work = _Work(str(dataset_dir), str(tmp_batch), started_at, items, prior)
             stats.merge(_process(work, workers, progress))
             timings["read_and_write_s"] = time.perf_counter() - before
+            if stats.verified:
+                _save_verified(landing_dir, verified, stats.verified)
             if not stats.new_files():
                 shutil.rmtree(tmp_root, ignore_errors=True)
                 result = stats.result(None, landing_dir, time.perf_counter() - started)
@@ -316,6 +289,38 @@ def _load_manifests(
     return latest
 
 
+def _load_verified(landing_dir: Path, prior: dict[str, _Prior]) -> dict[str, tuple[int, int, str]]:
+    """Apply the verified sizes and mtimes to `prior` where their checksum is still the latest one."""
+    verified: dict[str, tuple[int, int, str]] = {}
+    try:
+        data = (landing_dir / VERIFIED_NAME).read_bytes()
+    except OSError:
+        return verified
+    for row in _manifest_rows(data):
+        try:
+            source_file, size, mtime, sha = row
+            latest = prior[source_file]
+        except (KeyError, TypeError, ValueError):
+            continue
+        if latest.sha256 == sha and type(size) is int and type(mtime) is int:
+            prior[source_file] = latest._replace(size=size, mtime_ns=mtime)
+            verified[source_file] = (size, mtime, sha)
+    return verified
+
+
+def _save_verified(
+    landing_dir: Path, verified: dict[str, tuple[int, int, str]], found: list[tuple[str, int, int, str]]
+) -> None:
+    for source_file, size, mtime, sha in found:
+        verified[source_file] = (size, mtime, sha)
+    tmp = landing_dir / f"{VERIFIED_NAME}.{os.getpid()}"
+    with open(tmp, "wb") as out:
+        out.writelines(orjson.dumps([name, *entry]) + b"\n" for name, entry in verified.items())
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, landing_dir / VERIFIED_NAME)
+
+
 def _manifest_rows(data: bytes, block: int = 8 << 20) -> Iterator[Any]:
     """The rows of an NDJSON manifest, parsed a few MB at a time (lines become one JSON array per block).
 
@@ -355,11 +360,14 @@ class _Stats:
     still_quarantined: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
     bytes_read: int = 0
+    # files read again because their mtime changed, found identical: (source_file, size, mtime_ns, sha256)
+    verified: list[tuple[str, int, int, str]] = field(default_factory=list)
 
     def merge(self, other: _Stats) -> None:
         for name in ("seen", "staged", "quarantined", "unchanged", "still_quarantined", "reasons"):
             getattr(self, name).update(getattr(other, name))
         self.bytes_read += other.bytes_read
+        self.verified += other.verified
 
     def new_files(self) -> int:
         return sum(self.staged.values()) + sum(self.quarantined.values())
@@ -560,6 +568,8 @@ def process_chunk(task: _Work | tuple[int, int]) -> _Stats:
             stats.unchanged[entity] += 1  # content (or unreadability) as last time: nothing new to record
             if prior_reason is not None:
                 stats.still_quarantined[entity] += 1
+            if same_bytes:
+                stats.verified.append((source_file, size, mtime, sha))
             continue
         source_json = orjson.dumps(source_file)
         if reason is None:

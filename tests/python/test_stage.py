@@ -168,10 +168,12 @@ def test_new_and_changed_files_go_into_a_new_batch_alone(make_dataset, tmp_path:
     )  # same id again: latest wins in dbt
     assert len(batch_lines(landing, "b000002", "manifest.ndjson")) == 2
 
-    # the touched file was re-read once; its new mtime is not recorded, so it is hashed again next time,
-    # and still found unchanged
+    # the touched file was read and found identical: its new mtime is remembered, so the next run
+    # skips every file without reading any
+    assert (landing / ".verified.ndjson").read_bytes().startswith(b'["movies/movies/movie_3.json",')
     third, _ = run_stage(dataset, landing)
     assert third.batch_id is None and third.unchanged["movies"] == 6
+    assert third.bytes_read == 0
 
 
 def test_the_same_id_twice_in_one_batch_is_staged_twice(make_dataset, tmp_path: Path) -> None:
@@ -496,4 +498,6 @@ def test_a_later_snapshot_stages_only_what_changed(tmp_path: Path) -> None:
     staged = {row["source_file"] for row in batch_lines(landing, "b000002", "*-[0-9].ndjson")}
     assert staged == changed
     assert result.seen == {"movies": 303, "series": 101}  # version 2 adds 1% new titles
+    again, _ = run_stage(v2, landing)
+    assert again.batch_id is None and again.bytes_read == 0  # identical files were remembered as such
     assert result.unchanged == {entity: result.seen[entity] - result.staged[entity] for entity in result.seen}
