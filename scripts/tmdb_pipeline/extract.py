@@ -19,6 +19,7 @@ import errno
 import multiprocessing
 import os
 import re
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -192,6 +193,8 @@ def _kaggle_dataset(announce: Callable[[str], None]) -> Dataset:
             f"No Kaggle credentials found, so the dataset {KAGGLE_HANDLE} cannot be downloaded. "
             f"{_CREDENTIALS_HELP}. Or run with SOURCE=sample to use the built-in sample offline."
         )
+    if not _in_kagglehub_cache(KAGGLE_VERSIONED_HANDLE):
+        _warn_if_short_of_space(announce)
     announce(
         f"Getting the {label} through kagglehub (a first download is about 2.5 GB; later runs use its cache)."
     )
@@ -203,6 +206,24 @@ def _kaggle_dataset(announce: Callable[[str], None]) -> Dataset:
             f"kagglehub returned {path}, which does not look like the TMDB dataset: {exc}"
         ) from exc
     return Dataset("kaggle", path, label)
+
+
+NEEDED_FREE_BYTES = 4 * 1024**3  # the archive, then the 620k files it holds (about 2.5 GB on disk)
+
+
+def _warn_if_short_of_space(announce: Callable[[str], None]) -> None:
+    from kagglehub.config import get_cache_folder
+
+    folder = Path(get_cache_folder())
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < NEEDED_FREE_BYTES:
+        announce(
+            f"Warning: only {free / 1024**3:.1f} GB free for kagglehub's cache ({get_cache_folder()}); "
+            f"the download needs about {NEEDED_FREE_BYTES / 1024**3:.0f} GB. Set KAGGLEHUB_CACHE to a "
+            "roomier disk if it fails."
+        )
 
 
 def _in_kagglehub_cache(handle: str) -> bool:
