@@ -32,9 +32,45 @@
     {{ return(dbt.spark__create_csv_table(model, agate_table)) }}
 {%- endmacro %}
 
+{#- Seed rows as SQL literals. dbt-spark's own version passes the values as bindings, which its session
+    method pastes into the SQL unescaped (a country named Côte d'Ivoire breaks the statement) and turns
+    every number into a float. -#}
 {% macro spark__load_csv_rows(model, agate_table) -%}
     {%- do tmdb.spark_map_seed_column_types(model) -%}
-    {{ return(dbt.spark__load_csv_rows(model, agate_table)) }}
+    {%- set column_types = model['config'].get('column_types') or {} -%}
+    {%- set types = [] -%}
+    {%- for column_name in agate_table.column_names -%}
+        {%- do types.append(column_types.get(column_name, adapter.convert_type(agate_table, loop.index0))) -%}
+    {%- endfor -%}
+    {%- set statements = [] -%}
+    {%- for chunk in agate_table.rows | batch(get_batch_size()) -%}
+        {%- set rows = [] -%}
+        {%- for row in chunk -%}
+            {%- set values = [] -%}
+            {%- for value in row -%}
+                {%- do values.append('cast(' ~ tmdb.spark_literal(value) ~ ' as ' ~ types[loop.index0] ~ ')') -%}
+            {%- endfor -%}
+            {%- do rows.append('(' ~ values | join(', ') ~ ')') -%}
+        {%- endfor -%}
+        {%- set sql = 'insert into ' ~ this.render() ~ ' values\n' ~ rows | join(',\n') -%}
+        {%- do adapter.add_query(sql, abridge_sql_log=True) -%}
+        {%- if not statements -%}{%- do statements.append(sql) -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(statements[0] if statements else '') }}
+{%- endmacro %}
+
+{#- A seed value (None, bool, number, text, date) as a Spark SQL literal. Spark string literals treat the
+    backslash as an escape character, so backslashes and quotes are escaped. -#}
+{% macro spark_literal(value) -%}
+    {%- if value is none -%}
+        {{ return('null') }}
+    {%- elif value is sameas true or value is sameas false -%}
+        {{ return('true' if value else 'false') }}
+    {%- elif value is number -%}
+        {{ return(value | string) }}
+    {%- else -%}
+        {{ return("'" ~ (value | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'") }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Contracts: the types a contract declares, as Spark names, for dbt's check of the model's columns. -#}

@@ -172,10 +172,10 @@ def ensure_metastore_free(data_dir: Path) -> None:
 
 def collision_message(data_dir: Path, holder: str = "another process") -> str:
     return (
-        f"The Spark metastore {metastore_dir(data_dir)} is in use by {holder}: a dbt run on the spark target, "
-        "a pyspark shell or a notebook on the same data folder. Spark's embedded metastore (Derby) admits one "
-        "process at a time. Wait for that process to finish, or stop it, then run again. Nothing was changed "
-        "by this run."
+        f"The Spark metastore {metastore_dir(data_dir)} is in use by {holder}: a dbt run on the spark "
+        "target, a pyspark shell or a notebook on the same data folder. Spark's embedded metastore (Derby) "
+        "admits one process at a time. Wait for that process to finish, or stop it, then run again. Nothing "
+        "was changed by this run."
     )
 
 
@@ -197,7 +197,7 @@ def log_size(dbt_log: Path) -> int:
 
 
 def failure_hint(data_dir: Path, dbt_log: Path, since: int = 0) -> str | None:
-    """The collision message when this run's part of dbt's log shows it lost the metastore to another process."""
+    """The collision message when this run's part of dbt's log shows it lost the metastore to another one."""
     try:
         with dbt_log.open("rb") as log:
             log.seek(since)
