@@ -1,0 +1,82 @@
+with titles as (
+
+    select * from {{ ref('fct_titles') }}
+
+),
+
+title_names as (
+
+    select * from {{ ref('dim_titles') }}
+
+),
+
+title_genres as (
+
+    select * from {{ ref('bridge_title_genres') }}
+
+),
+
+genres as (
+
+    select * from {{ ref('dim_genres') }}
+
+),
+
+dates as (
+
+    select * from {{ ref('dim_dates') }}
+
+),
+
+primary_genres as (
+
+    -- a movie's first listed genre
+    select
+        title_genres.title_key,
+        genres.genre_name
+    from title_genres
+    inner join genres
+        on title_genres.genre_key = genres.genre_key
+    where title_genres.genre_position = 1
+
+),
+
+movies as (
+
+    select
+        titles.title_key,
+        title_names.tmdb_id,
+        title_names.title,
+        dates.year_number as release_year,
+        primary_genres.genre_name as primary_genre_name,
+        titles.budget_usd,
+        titles.revenue_usd
+    from titles
+    inner join title_names
+        on titles.title_key = title_names.title_key
+    inner join dates
+        on titles.release_date_key = dates.date_key
+    left join primary_genres
+        on titles.title_key = primary_genres.title_key
+    where titles.title_type = 'movie'
+
+),
+
+final as (
+
+    select
+        *,
+        budget_usd is not null and revenue_usd is not null as has_known_financials,
+        -- profit and ROI only where both are known: TMDB's 0 means unknown, not free or a flop
+        case
+            when budget_usd is not null and revenue_usd is not null then revenue_usd - budget_usd
+        end as profit_usd,
+        case
+            when budget_usd is not null and revenue_usd is not null
+                then (revenue_usd - budget_usd) * 1.0 / budget_usd
+        end as roi
+    from movies
+
+)
+
+select * from final

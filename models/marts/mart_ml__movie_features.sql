@@ -1,0 +1,149 @@
+{#- TMDB's official movie genres (https://developer.themoviedb.org/reference/genre-movie-list), one
+    multi-hot column each; any other genre id counts in other_genre_count. -#}
+{%- set movie_genres = {
+    28: 'action', 12: 'adventure', 16: 'animation', 35: 'comedy', 80: 'crime', 99: 'documentary',
+    18: 'drama', 10751: 'family', 14: 'fantasy', 36: 'history', 27: 'horror', 10402: 'music',
+    9648: 'mystery', 10749: 'romance', 878: 'science_fiction', 10770: 'tv_movie', 53: 'thriller',
+    10752: 'war', 37: 'western',
+} -%}
+
+with titles as (
+
+    select * from {{ ref('fct_titles') }}
+
+),
+
+title_names as (
+
+    select * from {{ ref('dim_titles') }}
+
+),
+
+dates as (
+
+    select * from {{ ref('dim_dates') }}
+
+),
+
+title_genres as (
+
+    select * from {{ ref('bridge_title_genres') }}
+
+),
+
+genres as (
+
+    select * from {{ ref('dim_genres') }}
+
+),
+
+title_companies as (
+
+    select * from {{ ref('bridge_title_companies') }}
+
+),
+
+title_countries as (
+
+    select * from {{ ref('bridge_title_production_countries') }}
+
+),
+
+title_languages as (
+
+    select * from {{ ref('bridge_title_spoken_languages') }}
+
+),
+
+genre_flags as (
+
+    select
+        title_genres.title_key,
+        {% for genre_id, genre in movie_genres.items() -%}
+            max(case when genres.genre_id = {{ genre_id }} then 1 else 0 end) as is_genre_{{ genre }},
+        {% endfor -%}
+        sum(
+            case when genres.genre_id in ({{ movie_genres.keys() | join(', ') }}) then 0 else 1 end
+        ) as other_genre_count,
+        count(*) as genre_count
+    from title_genres
+    inner join genres
+        on title_genres.genre_key = genres.genre_key
+    group by title_genres.title_key
+
+),
+
+company_counts as (
+
+    select
+        title_key,
+        count(*) as company_count
+    from title_companies
+    group by title_key
+
+),
+
+country_counts as (
+
+    select
+        title_key,
+        count(*) as country_count
+    from title_countries
+    group by title_key
+
+),
+
+language_counts as (
+
+    select
+        title_key,
+        count(*) as language_count
+    from title_languages
+    group by title_key
+
+),
+
+features as (
+
+    -- the label is revenue; no feature is derived from it (no profit, no ROI, no "has revenue")
+    select
+        titles.title_key,
+        title_names.tmdb_id,
+        dates.year_number as release_year,
+        dates.month_number as release_month,
+        titles.runtime_minutes,
+        titles.budget_usd,
+        titles.popularity,
+        titles.vote_count,
+        titles.vote_average,
+        title_names.original_language_code,
+        titles.collection_key != {{ surrogate_key(['null']) }} as is_in_collection,
+        title_names.is_adult,
+        title_names.is_video,
+        {% for genre in movie_genres.values() -%}
+            cast(coalesce(genre_flags.is_genre_{{ genre }}, 0) as integer) as is_genre_{{ genre }},
+        {% endfor -%}
+        cast(coalesce(genre_flags.other_genre_count, 0) as integer) as other_genre_count,
+        cast(coalesce(genre_flags.genre_count, 0) as integer) as genre_count,
+        cast(coalesce(company_counts.company_count, 0) as integer) as company_count,
+        cast(coalesce(country_counts.country_count, 0) as integer) as country_count,
+        cast(coalesce(language_counts.language_count, 0) as integer) as language_count,
+        titles.revenue_usd as label_revenue_usd
+    from titles
+    inner join title_names
+        on titles.title_key = title_names.title_key
+    inner join dates
+        on titles.release_date_key = dates.date_key
+    left join genre_flags
+        on titles.title_key = genre_flags.title_key
+    left join company_counts
+        on titles.title_key = company_counts.title_key
+    left join country_counts
+        on titles.title_key = country_counts.title_key
+    left join language_counts
+        on titles.title_key = language_counts.title_key
+    where titles.title_type = 'movie'
+
+)
+
+select * from features
