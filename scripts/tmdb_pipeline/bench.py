@@ -143,21 +143,30 @@ def _pss(pid: int) -> int | None:
     return None
 
 
-def tree_memory(procs: Iterable[Any]) -> tuple[int, int]:
-    """(sum of RSS, sum of PSS) over processes, in bytes; those that ended meanwhile count nothing.
+def tree_rss(procs: Iterable[Any]) -> int:
+    """Sum of RSS over processes, in bytes; those that ended meanwhile count nothing."""
+    import psutil
+
+    rss = 0
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            rss += proc.memory_info().rss
+    return rss
+
+
+def tree_pss(procs: Iterable[Any]) -> int:
+    """Sum of PSS over processes (RSS where the kernel does not report PSS), in bytes.
 
     Forked workers share their parent's pages until written: the RSS sum counts such pages once per
-    process, the PSS sum once in all. PSS falls back to RSS where the kernel does not report it.
+    process, the PSS sum once in all.
     """
     import psutil
 
-    rss = pss = 0
+    pss = 0
     for proc in procs:
         with contextlib.suppress(psutil.Error):
-            resident = proc.memory_info().rss
-            rss += resident
-            pss += _pss(proc.pid) or resident
-    return rss, pss
+            pss += _pss(proc.pid) or proc.memory_info().rss
+    return pss
 
 
 def process_tree(root: Any) -> list[Any]:
@@ -170,10 +179,10 @@ def process_tree(root: Any) -> list[Any]:
 
 
 class _MemorySampler(threading.Thread):
-    """Samples the summed RSS and PSS of a process tree every 50 ms until stopped; keeps the peaks.
+    """Samples the summed RSS of a process tree every 50 ms until stopped, and its summed PSS every 250 ms.
 
-    The tree is listed anew every 5th sample (listing reads every process of the machine); memory is
-    read every time.
+    Listing the tree reads every process of the machine and PSS makes the kernel walk each process's
+    memory, so both are done every 5th sample only, to keep the sampler's own cost small.
     """
 
     def __init__(self, pid: int) -> None:
@@ -190,9 +199,9 @@ class _MemorySampler(threading.Thread):
         while not self._stop_event.is_set():
             if tick % 5 == 0:
                 procs = process_tree(self.root)
+                self.peak_pss = max(self.peak_pss, tree_pss(procs))
             tick += 1
-            rss, pss = tree_memory(procs)
-            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self.peak_rss = max(self.peak_rss, tree_rss(procs))
             self._stop_event.wait(SAMPLE_INTERVAL_S)
 
     def stop(self) -> tuple[int, int]:
