@@ -532,108 +532,134 @@ def process_chunk(task: _Work | tuple[int, int]) -> _Stats:
     stats = _Stats()
     lines: dict[str, list[bytes]] = {"movies": [], "series": []}
     manifest: list[bytes] = []
-    tmp_batch, staged_at, prior_of = work.tmp_batch, work.staged_at, work.prior
-    quarantine_dir = f"{tmp_batch}/quarantine"
+    prior_of, quarantine_dir = work.prior, f"{work.tmp_batch}/quarantine"
+    # the manifest line of a staged file, as a template (orjson for the parts that need escaping)
+    staged_rows = {
+        entity: b'{"source_file":%b,"entity":"' + entity.encode() + b'","size_bytes":%d,"mtime_ns":%d,'
+        b'"sha256":"%b","status":"staged","reason":null,"detail":null,"tmdb_id":%d,"staged_at":"'
+        + work.staged_at.encode()
+        + b'"}\n'
+        for entity in SUBFOLDERS
+    }
     for _, entity, name in work.items:
         sub = SUBFOLDERS[entity]
         path = f"{work.dataset_dir}/{sub}/{name}"
-        source_file = f"{sub}/{_source_name(name)}"
+        source_file = f"{sub}/{name}" if name.isascii() else f"{sub}/{_source_name(name)}"
         before = prior_of.get(source_file)
-        try:
-            st = os.stat(path)
-            size, mtime = st.st_size, st.st_mtime_ns
-            note = None if stat.S_ISREG(st.st_mode) else _not_a_file(st.st_mode)
-        except OSError as exc:  # e.g. a dangling symlink
-            size, mtime, note = 0, 0, _os_detail(exc)
-        prior_sha, prior_reason = (before.sha256, before.reason) if before is not None else (None, None)
-        if (
-            note is None
-            and before is not None
-            and prior_reason != "unreadable"  # retried: permissions can change without the mtime
-            and before.size == size
-            and before.mtime_ns == mtime
-        ):
+        if before is not None and _same_stat(path, before):
             stats.unchanged[entity] += 1  # same size and mtime as last time: not even read
-            if prior_reason is not None:
+            if before.reason is not None:
                 stats.still_quarantined[entity] += 1
             continue
-        if note is not None:
-            sha, reason, detail, tmdb_id, doc = None, "unreadable", note, None, None
-        else:
-            sha, reason, detail, tmdb_id, doc = _read_and_check(
-                path, entity, size, prior_sha, quarantine_dir, stats
-            )
-        same_bytes = sha is not None and sha == prior_sha
-        if same_bytes or (reason == "unreadable" and prior_reason == "unreadable"):
+        prior_sha = before.sha256 if before is not None else None
+        size, mtime, sha, reason, detail, tmdb_id, doc = _examine(
+            path, entity, prior_sha, quarantine_dir, stats
+        )
+        if before is not None and (
+            (sha is not None and sha == prior_sha)
+            or (reason == "unreadable" and before.reason == "unreadable")
+        ):
             stats.unchanged[entity] += 1  # content (or unreadability) as last time: nothing new to record
-            if prior_reason is not None:
+            if before.reason is not None:
                 stats.still_quarantined[entity] += 1
-            if same_bytes:
+            if sha is not None:
                 stats.verified.append((source_file, size, mtime, sha))
             continue
         source_json = orjson.dumps(source_file)
         if reason is None:
+            assert sha is not None and doc is not None and tmdb_id is not None
             stats.staged[entity] += 1
+            sha_bytes = sha.encode()
             lines[entity].append(
-                b'{"source_file":%b,"file_sha256":"%b","doc":%b}\n' % (source_json, sha.encode(), doc)
+                b'{"source_file":%b,"file_sha256":"%b","doc":%b}\n' % (source_json, sha_bytes, doc)
             )
-        else:
-            stats.quarantined[entity] += 1
-            stats.reasons[reason] += 1
-        manifest.append(
-            orjson.dumps(
-                {
-                    "source_file": source_file,
-                    "entity": entity,
-                    "size_bytes": size,
-                    "mtime_ns": mtime,
-                    "sha256": sha,
-                    "status": "staged" if reason is None else "quarantined",
-                    "reason": reason,
-                    "detail": detail,
-                    "tmdb_id": tmdb_id,
-                    "staged_at": staged_at,
-                },
-                option=orjson.OPT_APPEND_NEWLINE,
-            )
-        )
+            manifest.append(staged_rows[entity] % (source_json, size, mtime, sha_bytes, tmdb_id))
+            continue
+        stats.quarantined[entity] += 1
+        stats.reasons[reason] += 1
+        row = {
+            "source_file": source_file,
+            "entity": entity,
+            "size_bytes": size,
+            "mtime_ns": mtime,
+            "sha256": sha,
+            "status": "quarantined",
+            "reason": reason,
+            "detail": detail,
+            "tmdb_id": tmdb_id,
+            "staged_at": work.staged_at,
+        }
+        manifest.append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
     for entity, entity_lines in lines.items():
         if entity_lines:
-            with open(f"{tmp_batch}/{entity}-{_worker_index}.ndjson", "ab") as out:
+            with open(f"{work.tmp_batch}/{entity}-{_worker_index}.ndjson", "ab") as out:
                 out.writelines(entity_lines)
     if manifest:
-        with open(f"{tmp_batch}/.manifest-{_worker_index}.part", "ab") as out:
+        with open(f"{work.tmp_batch}/.manifest-{_worker_index}.part", "ab") as out:
             out.writelines(manifest)
     return stats
+
+
+def _same_stat(path: str, before: _Prior) -> bool:
+    """Whether a file has the size and mtime of its latest manifest entry (unreadable ones are retried:
+    permissions can change without the mtime)."""
+    if before.reason == "unreadable":
+        return False
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False  # reported when it is opened
+    return st.st_size == before.size and st.st_mtime_ns == before.mtime_ns and stat.S_ISREG(st.st_mode)
 
 
 def _slice_shared(work: _Work, start: int, stop: int) -> _Work:
     return work._replace(items=work.items[start:stop])
 
 
-def _read_and_check(
-    path: str, entity: str, size: int, prior_sha: str | None, quarantine_dir: str, stats: _Stats
-) -> tuple[str | None, str | None, str | None, int | None, bytes | None]:
-    """Returns (sha256, reason, detail, tmdb_id, document bytes to stage); reason None means staged.
+Examined = tuple[int, int, "str | None", "str | None", "str | None", "int | None", "bytes | None"]
 
-    A quarantined file's bytes are copied into the batch's quarantine, unless they are the same as last
-    time (the caller then counts the file as unchanged).
+
+def _examine(path: str, entity: str, prior_sha: str | None, quarantine_dir: str, stats: _Stats) -> Examined:
+    """Read and check one file: (size, mtime_ns, sha256, reason, detail, tmdb_id, document bytes to stage).
+
+    A reason means quarantine; the file's bytes are then copied into the batch's quarantine, unless they
+    are the same as last time (the caller then counts the file as unchanged). Errors reading the file
+    make it unreadable; errors writing the landing zone are raised.
     """
-    if size > MAX_DOC_BYTES:
-        return _oversized(path, size, prior_sha, quarantine_dir, stats)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        try:
-            data = os.read(fd, size + 1)  # one read for the whole file: the size is known from the scan
-            if len(data) > size:  # it grew since the scan
-                rest = [data]
-                while block := os.read(fd, 1 << 20):
-                    rest.append(block)
-                data = b"".join(rest)
-        finally:
-            os.close(fd)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # non-blocking: a FIFO must not hang the run
+    except OSError as exc:  # e.g. a dangling symlink, no permission
+        return 0, 0, None, "unreadable", _os_detail(exc), None, None
+    try:
+        return _examine_open(fd, path, entity, prior_sha, quarantine_dir, stats)
+    finally:
+        os.close(fd)
+
+
+def _examine_open(
+    fd: int, path: str, entity: str, prior_sha: str | None, quarantine_dir: str, stats: _Stats
+) -> Examined:
+    try:
+        st = os.fstat(fd)
     except OSError as exc:
-        return None, "unreadable", _os_detail(exc), None, None
+        return 0, 0, None, "unreadable", _os_detail(exc), None, None
+    size, mtime = st.st_size, st.st_mtime_ns
+    if not stat.S_ISREG(st.st_mode):
+        return size, mtime, None, "unreadable", _not_a_file(st.st_mode), None, None
+    if size > MAX_DOC_BYTES:
+        try:
+            return (size, mtime, *_oversized(fd, size, prior_sha, quarantine_dir, stats))
+        except _ReadError as exc:
+            return size, mtime, None, "unreadable", _os_detail(exc.cause), None, None
+    try:
+        data = os.read(fd, size + 1)  # one read for the whole file
+        if len(data) > size:  # it grew since fstat
+            rest = [data]
+            while block := os.read(fd, 1 << 20):
+                rest.append(block)
+            data = b"".join(rest)
+    except OSError as exc:
+        return size, mtime, None, "unreadable", _os_detail(exc), None, None
     stats.bytes_read += len(data)
     sha = hashlib.sha256(data).hexdigest()
     if len(data) > MAX_DOC_BYTES:
@@ -642,17 +668,14 @@ def _read_and_check(
         reason, detail, tmdb_id, doc = check_document(data, entity, path)
     if reason is not None and sha != prior_sha:
         _quarantine_copy(data, sha, quarantine_dir)
-    return sha, reason, detail, tmdb_id, doc
+    return size, mtime, sha, reason, detail, tmdb_id, doc
 
 
 def _oversized(
-    path: str, size: int, prior_sha: str | None, quarantine_dir: str, stats: _Stats
+    fd: int, size: int, prior_sha: str | None, quarantine_dir: str, stats: _Stats
 ) -> tuple[str | None, str | None, str | None, int | None, bytes | None]:
     """A file far too large for a document: checksummed and copied in blocks, never held in memory."""
-    try:
-        sha, partial = _hash_and_copy(path, quarantine_dir)
-    except _ReadError as exc:
-        return None, "unreadable", _os_detail(exc.cause), None, None
+    sha, partial = _hash_and_copy(fd, quarantine_dir)
     stats.bytes_read += size
     target = f"{quarantine_dir}/{sha}.bin"
     if sha == prior_sha or os.path.exists(target):
@@ -679,13 +702,13 @@ def check_document(
     the right folder. Fields of the wrong type and unknown fields pass unchanged: dbt staging types and
     flags them.
     """
-    if not name.lower().endswith(".json"):
+    if not (name.endswith(".json") or name.lower().endswith(".json")):
         return "not_json_file", "the file name does not end in .json", None, None
-    if not data.strip():
-        return "empty_file", "0 bytes" if not data else f"{len(data)} bytes of whitespace only", None, None
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        if not data.strip():
+            return "empty_file", f"{len(data)} bytes of whitespace only" if data else "0 bytes", None, None
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as bad:
@@ -715,7 +738,7 @@ def check_document(
         if len(foreign) >= 2:
             what = "a series" if other == "series" else "a movie"
             return "wrong_entity", f"looks like {what} ({', '.join(foreign[:4])}) in {entity}/", tmdb_id, None
-    doc_bytes = data.strip()
+    doc_bytes = data.strip() if data[:1].isspace() or data[-1:].isspace() else data
     if b"\n" in doc_bytes or b"\r" in doc_bytes:
         # JSON strings cannot hold raw line breaks, so every CR/LF here is whitespace between tokens.
         doc_bytes = doc_bytes.replace(b"\r", b" ").replace(b"\n", b" ")
@@ -767,18 +790,15 @@ def _quarantine_copy(data: bytes, sha: str, quarantine_dir: str) -> None:
         os.close(fd)
 
 
-def _hash_and_copy(path: str, quarantine_dir: str) -> tuple[str, str]:
-    """Checksum a file too large to hold in memory while copying it; returns (sha256, the copy's path)."""
+def _hash_and_copy(fd: int, quarantine_dir: str) -> tuple[str, str]:
+    """Checksum an open file while copying it; returns (sha256, the copy's path). Read errors raise
+    _ReadError, write errors OSError."""
     digest = hashlib.sha256()
     partial = f"{quarantine_dir}/.partial-{os.getpid()}"
-    try:
-        src = open(path, "rb")  # noqa: SIM115 - read errors and write errors are told apart
-    except OSError as exc:
-        raise _ReadError(exc) from exc
-    with src, open(partial, "wb") as out:
+    with open(partial, "wb") as out:
         while True:
             try:
-                block = src.read(1 << 20)
+                block = os.read(fd, 1 << 20)
             except OSError as exc:
                 raise _ReadError(exc) from exc
             if not block:
