@@ -647,7 +647,9 @@ def _write_range(folder: str, entity: str, start: int, stop: int, seed: int, ver
         data = orjson.dumps(make_doc(entity, seed, index, version, base))
         fd = os.open(f"{folder}/{prefix}{id_of(index)}.json", flags, 0o644)
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:  # a short write (disk nearly full) is followed by one that raises
+                view = view[os.write(fd, view) :]
         finally:
             os.close(fd)
         written += len(data)

@@ -10,6 +10,8 @@ import http.server
 import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -240,3 +242,22 @@ def test_cli_prints_the_dataset_or_a_paragraph(tmp_path: Path) -> None:
     failed = run_module("extract", "kaggle", env=env)
     assert failed.returncode == 2
     assert "No Kaggle credentials found" in failed.stderr and "Traceback" not in failed.stderr
+
+
+def test_a_full_disk_while_generating_the_sample_is_a_clear_error(tmp_path: Path) -> None:
+    # A file-size limit makes writing the sample fail the way a full disk does (EFBIG instead of ENOSPC).
+    limited = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))\n"
+        "from tmdb_pipeline.extract import main\n"
+        "sys.exit(main(['sample']))\n"
+    )
+    env = pipeline_env(TMDB_DATA_ROOT=str(tmp_path / "data"), TMDB_SAMPLE_SIZE="50", HOME=str(tmp_path))
+    command = [sys.executable, "-c", limited]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "Could not write the sample" in done.stderr and "Free some disk space" in done.stderr
+    assert "Traceback" not in done.stderr
+    cache = tmp_path / "data" / "sample" / "kagglehub-cache"
+    assert not sample.kagglehub_marker(cache, 1).exists()  # kagglehub will not take a half-written sample

@@ -501,3 +501,15 @@ def test_a_later_snapshot_stages_only_what_changed(tmp_path: Path) -> None:
     again, _ = run_stage(v2, landing)
     assert again.batch_id is None and again.bytes_read == 0  # identical files were remembered as such
     assert result.unchanged == {entity: result.seen[entity] - result.staged[entity] for entity in result.seen}
+
+
+def test_a_progress_bar_can_be_forced_on(
+    make_dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dataset = make_dataset(movies={f"movie_{i}.json": movie(i) for i in range(1, 4)})
+    stage.stage(
+        dataset, tmp_path / "landing", source_label="x", workers=1, progress=True, announce=lambda _: None
+    )
+    assert "Staging" in capsys.readouterr().err
+    stage.stage(dataset, tmp_path / "landing2", source_label="x", workers=1, announce=lambda _: None)
+    assert capsys.readouterr().err == ""  # not a terminal: no bar unless asked
