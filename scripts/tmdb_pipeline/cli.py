@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tmdb_pipeline import dbt_runner, paths
 from tmdb_pipeline.errors import LockedError, UserError
-from tmdb_pipeline.summary import RunSummary, layer_row_counts, print_summary
+from tmdb_pipeline.summary import RunSummary, layer_row_counts, load_accounting, print_summary
 
 
 def _say(message: str) -> None:
@@ -137,6 +137,7 @@ def do_build(data_dir: Path, target: str, summary: RunSummary) -> int:
     summary.target = target
     if target == "duckdb" and warehouse.exists():
         summary.rows = layer_row_counts(warehouse)
+        summary.accounting = load_accounting(warehouse)
     dbt_runner.announce_skipped(packages, build.skipped_expectations, _say)
     return 0 if returncode == 0 else 1
 

@@ -26,6 +26,7 @@ class RunSummary:
     packages: Packages | None = None
     build: BuildResult | None = None
     rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer -> (relations, rows)
+    accounting: list[dict[str, Any]] = field(default_factory=list)  # rows of mart_audit__load_reconciliation
     warehouse: Path | None = None
     data_dir: Path | None = None
     target: str = "duckdb"
@@ -48,6 +49,36 @@ def layer_row_counts(warehouse: Path) -> dict[str, tuple[int, int]]:
             relations, total = counts.get(schema, (0, 0))
             counts[schema] = (relations + 1, total + int(rows))
     return counts
+
+
+def load_accounting(warehouse: Path) -> list[dict[str, Any]]:
+    """The warehouse's own reconciliation (files -> raw -> staging -> core), when the build got that far."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        found = con.sql(
+            "select count(*) from information_schema.tables"
+            " where table_schema = 'marts' and table_name = 'mart_audit__load_reconciliation'"
+        ).fetchone()
+        if not found or not found[0]:
+            return []
+        relation = con.sql("select * from marts.mart_audit__load_reconciliation order by entity")
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def _accounting_lines(accounting: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for row in accounting:
+        verdict = (
+            "reconciled" if row["is_reconciled"] else "NOT RECONCILED (the build's reconciliation tests fail)"
+        )
+        lines.append(
+            f"  {row['entity']:<11} {_n(row['files_seen'])} files = {_n(row['files_staged'])} staged"
+            f" + {_n(row['files_quarantined'])} quarantined -> {_n(row['raw_rows'])} raw rows,"
+            f" {_n(row['distinct_raw_ids'])} ids ({_n(row['duplicates_removed'])} duplicates removed)"
+            f" -> {_n(row['staging_rows'])} staging -> {_n(row['core_titles'])} core titles: {verdict}"
+        )
+    return ["Accounting    all batches, from marts.mart_audit__load_reconciliation", *lines] if lines else []
 
 
 def _n(value: int) -> str:
@@ -111,6 +142,7 @@ def print_summary(summary: RunSummary) -> None:
                 for relations, rows in [summary.rows[layer]]
             )
         )
+    lines += _accounting_lines(summary.accounting)
     if summary.build is not None:
         models = summary.build.counts.get("model", {})
         built = sum(models.values())
