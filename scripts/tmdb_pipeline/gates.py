@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,8 @@ BIN = Path(sys.executable).parent
 SQL_DIRS = ("models", "tests/dbt", "analyses", "snapshots")
 DOCS_DIR = Path("target") / "docs"
 MIN_MODEL_SCORE = 9.0
+# A tool's line about one place in one file: `path:line:col: ...`.
+LOCATED = re.compile(r"^[^\s:]+:\d+:\d+: ")
 # Checks whose failure is about a model's properties file rather than its SQL.
 PROPERTIES_CHECKS = ("description", "documented", "column", "contract", "access", "primary_key", "test")
 
@@ -129,20 +132,21 @@ def lint_sql(root: Path = REPO_ROOT) -> GateResult:
 
 
 def lint_python(root: Path = REPO_ROOT) -> GateResult:
-    """`ruff check` (`file:line:col: CODE ...`) and `ruff format --check` (`Would reformat: file`)."""
+    """`ruff check` and `ruff format --check`, one `file:line:col: ...` line per finding."""
     problems: list[str] = []
-    code_check, out_check = _run(
-        [_tool("ruff"), "check", "--output-format", "concise", "--no-cache", "."], root
-    )
+    concise = ["--output-format", "concise", "--no-cache", "."]
+    code_check, out_check = _run([_tool("ruff"), "check", *concise], root)
     _say(out_check.rstrip())
     if code_check != 0:
-        problems += [line for line in out_check.splitlines() if ":" in line and not line.startswith("Found")]
-        problems = problems or [f"ruff check failed (exit {code_check})"]
-    code_format, out_format = _run([_tool("ruff"), "format", "--check", "--no-cache", "."], root)
+        problems += [line for line in out_check.splitlines() if LOCATED.match(line)] or [
+            f"ruff check failed (exit {code_check})"
+        ]
+    code_format, out_format = _run([_tool("ruff"), "format", "--check", *concise], root)
     _say(out_format.rstrip())
     if code_format != 0:
-        problems += [line for line in out_format.splitlines() if line.startswith("Would reformat")]
-        problems = problems or [f"ruff format --check failed (exit {code_format})"]
+        problems += [line for line in out_format.splitlines() if LOCATED.match(line)] or [
+            f"ruff format --check failed (exit {code_format})"
+        ]
     return GateResult(code_check == 0 and code_format == 0, problems)
 
 

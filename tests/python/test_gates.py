@@ -177,6 +177,18 @@ def test_model_scoring_under_nine_fails_dbt_score_naming_the_file(conventions: g
     assert not [p for p in problems_about(conventions, NO_PK) if "dbt-score" in p]
 
 
+def test_unformatted_python_fails_ruff_naming_the_file(tmp_path: Path) -> None:
+    write(tmp_path, "scripts/sloppy.py", "import os\nx = {  'a':1}\n")
+    write(tmp_path, "scripts/tidy.py", 'X = {"a": 1}\n')
+    result = gates.lint_python(tmp_path)
+    assert not result.ok
+    assert any(p.startswith("scripts/sloppy.py:1:8: F401") for p in result.problems), result.problems
+    assert any(p.startswith("scripts/sloppy.py:") and "unformatted" in p for p in result.problems), (
+        result.problems
+    )
+    assert not [p for p in result.problems if "tidy.py" in p]
+
+
 def test_unpinned_workflow_fails_the_workflow_gate_naming_the_file(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     write(
