@@ -297,7 +297,11 @@ def check_conventions(root: Path = REPO_ROOT) -> GateResult:
     if code != 0 or not manifest_path.is_file():
         _say(out.rstrip())
         return GateResult(
-            False, [f"dbt parse failed (exit {code}); dbt names the file above: {_last_error(out)}"]
+            False,
+            [
+                f"dbt parse failed (exit {code}): {_last_error(out)} "
+                "(dbt's full message, naming the file when dbt knows it, is above)"
+            ],
         )
     nodes = _manifest_nodes(manifest_path)
     bouncer = _bouncer(root, target, "manifest_checks", nodes)
