@@ -321,9 +321,10 @@ def check_catalog_conventions(root: Path = REPO_ROOT) -> GateResult:
 
 
 def _last_error(output: str) -> str:
+    """dbt's last error line and the line after it (dbt often puts the message on the next line)."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if "rror" in line]
-    return (errors or lines or ["no output"])[-1][:400]
+    at = max((i for i, line in enumerate(lines) if "rror" in line), default=len(lines) - 1)
+    return " ".join(lines[at : at + 2])[:400] if lines else "no output"
 
 
 # --- workflows ----------------------------------------------------------------------------------------
