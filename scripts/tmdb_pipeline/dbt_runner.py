@@ -23,7 +23,10 @@ from tmdb_pipeline.paths import REPO_ROOT
 REQUIRED_PACKAGES = ("dbt_expectations", "dbt_date")
 PACKAGES_DIR = REPO_ROOT / "dbt_packages"
 OFFLINE_PROJECT = REPO_ROOT / ".dbt_offline"
-TARGET_DIR = REPO_ROOT / "target"
+# dbt's target/ and logs/ folders; DBT_TARGET_PATH / DBT_LOG_PATH move them (e.g. one per test run), and
+# the run results are then read from where dbt wrote them.
+TARGET_DIR = REPO_ROOT / os.environ.get("DBT_TARGET_PATH", "target")
+LOG_DIR = REPO_ROOT / os.environ.get("DBT_LOG_PATH", "logs")
 # Tests that call dbt-expectations' generic tests. dbt resolves a generic test's macro only when the test
 # runs, so excluded ones still parse.
 EXPECTATIONS_SELECTOR = "test_name:expect_*"
@@ -208,8 +211,8 @@ def dbt_command(args: Sequence[str], packages: Packages) -> list[str]:
 
 def dbt_env(data_dir: Path | None) -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("DBT_TARGET_PATH", str(TARGET_DIR))
-    env.setdefault("DBT_LOG_PATH", str(REPO_ROOT / "logs"))
+    env["DBT_TARGET_PATH"] = str(TARGET_DIR)  # absolute: dbt may run from the offline project view
+    env["DBT_LOG_PATH"] = str(LOG_DIR)
     if data_dir is not None:
         env["TMDB_DATA_DIR"] = str(data_dir)
     return env
