@@ -10,34 +10,9 @@ title_names as (
 
 ),
 
-title_genres as (
-
-    select * from {{ ref('bridge_title_genres') }}
-
-),
-
-genres as (
-
-    select * from {{ ref('dim_genres') }}
-
-),
-
 dates as (
 
     select * from {{ ref('dim_dates') }}
-
-),
-
-primary_genres as (
-
-    -- a movie's first listed genre
-    select
-        title_genres.title_key,
-        genres.genre_name
-    from title_genres
-    inner join genres
-        on title_genres.genre_key = genres.genre_key
-    where title_genres.genre_position = 1
 
 ),
 
@@ -48,7 +23,6 @@ movies as (
         title_names.tmdb_id,
         title_names.title,
         dates.year_number as release_year,
-        primary_genres.genre_name as primary_genre_name,
         titles.budget_usd,
         titles.revenue_usd
     from titles
@@ -56,8 +30,6 @@ movies as (
         on titles.title_key = title_names.title_key
     inner join dates
         on titles.release_date_key = dates.date_key
-    left join primary_genres
-        on titles.title_key = primary_genres.title_key
     where titles.title_type = 'movie'
 
 ),
