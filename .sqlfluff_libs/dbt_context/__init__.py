@@ -4,6 +4,7 @@ sqlfluff's `apply_dbt_builtins` covers ref, source, config, var, is_incremental,
 library adds the rest of what our models and macros use, so they render the way `dbt compile` renders
 them, without a database or the dbt packages:
 
+- `var(name, default)` answers dbt_project.yml's `vars:` or the default, as dbt does without --vars;
 - `execute` is true, so code behind `{% if execute %}` is rendered and linted;
 - `run_query(...)` returns a one-row, one-column table whose value is 1 (a number that also reads as
   text), standing in for whatever the warehouse would answer;
@@ -29,6 +30,7 @@ from typing import Any
 
 import jinja2
 import yaml
+from sqlfluff.core.templaters.builtins.dbt import MacroReturn
 
 execute = True
 dbt_version = "1.11.0"
@@ -71,6 +73,31 @@ def env_var(name: str, default: str | None = None) -> str:
     if default is not None:
         return os.environ.get(name, default)
     return os.environ.get(name, f"env_var_{name.lower()}")
+
+
+_NO_DEFAULT = object()
+
+
+def _project_vars() -> dict[str, Any]:
+    project = Path(__file__).resolve().parents[2] / "dbt_project.yml"
+    document = yaml.load(
+        project.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    )
+    found = dict((document or {}).get("vars") or {})
+    scoped = found.pop("tmdb", None)  # vars may be scoped to the project: `vars: {tmdb: {...}}`
+    return {**found, **scoped} if isinstance(scoped, dict) else found
+
+
+_VARS = _project_vars()
+
+
+def var(name: str, default: Any = _NO_DEFAULT) -> Any:
+    """dbt's var(): dbt_project.yml's `vars:`, else the default; with neither, dbt fails and so does this."""
+    if name in _VARS:
+        return _VARS[name]
+    if default is not _NO_DEFAULT:
+        return default
+    raise jinja2.TemplateError(f"var('{name}') has no value in dbt_project.yml vars and no default")
 
 
 def log(msg: Any = "", info: bool = False) -> str:
@@ -155,7 +182,10 @@ class _ProjectNamespace:
             macro = context.get(macro_name)
             if macro is None:
                 raise jinja2.TemplateError(f"{namespace}.{macro_name}: no macro {macro_name} in macros/")
-            return context.call(macro, *args, **kwargs)
+            try:
+                return context.call(macro, *args, **kwargs)
+            except MacroReturn as returned:  # the macro's `{{ return(...) }}` ends here, not in its caller
+                return returned.value
 
         return call
 
@@ -173,10 +203,10 @@ def _datediff(first_date: Any, second_date: Any, datepart: str) -> str:
 
 # dbt's cross-database macros, rendered as dbt-duckdb renders them.
 _DBT_MACROS: dict[str, Any] = {
-    "type_string": lambda: "varchar",
+    "type_string": lambda: "text",
     "type_int": lambda: "integer",
     "type_bigint": lambda: "bigint",
-    "type_float": lambda: "double",
+    "type_float": lambda: "float",
     "type_numeric": lambda: "numeric(28,6)",
     "type_boolean": lambda: "boolean",
     "type_timestamp": lambda: "timestamp",
