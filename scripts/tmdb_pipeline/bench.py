@@ -71,6 +71,19 @@ COMPARED_SCHEMAS = ("core", "marts")
 # (and says so).
 LINEAGE_SUFFIXES = ("batch_id", "loaded_at", "staged_at", "raw_record_key", "superseded_record_count")
 LINEAGE_PREFIXES = ("dbt_",)
+# A history table (one with `is_current`) keeps every version it was loaded with: only its current rows are
+# compared, without their validity period.
+HISTORY_VALIDITY = ("valid_from", "valid_to")
+# Columns that count what every batch brought, so a warehouse loaded in two batches counts more.
+LOAD_HISTORY_COLUMNS = {
+    "marts.mart_audit__load_reconciliation": (
+        "files_seen",
+        "files_staged",
+        "files_quarantined",
+        "raw_rows",
+        "duplicates_removed",
+    ),
+}
 SAMPLE_INTERVAL_S = 0.05
 NEW_FRACTION, CHANGED_FRACTION = 0.01, 0.005
 CHANGED_EVERY = round(1 / CHANGED_FRACTION)  # every 200th existing title changes
@@ -462,13 +475,26 @@ def _internal(argv: Sequence[str]) -> int:
 def _checksum_expr(column: str, data_type: str) -> str:
     quoted = '"' + column.replace('"', '""') + '"'
     if data_type in ("DOUBLE", "FLOAT", "REAL"):
-        # 12 significant digits: floating-point sums may differ in their last bits with evaluation order
-        return f"printf('%.12g', {quoted})"
+        # 9 significant digits: an average or a sum of doubles differs in its last bits with evaluation order
+        return f"printf('%.9g', {quoted})"
     return quoted
 
 
+def _left_out(name: str, columns: list[str]) -> list[str]:
+    """Columns of a table that record its load history rather than its data (see LINEAGE_* and HISTORY_*)."""
+    history = "is_current" in columns
+    return [
+        c
+        for c in columns
+        if is_lineage(c)
+        or c in LOAD_HISTORY_COLUMNS.get(name, ())
+        or (history and (c in HISTORY_VALIDITY or c.endswith("_version_key")))
+    ]
+
+
 def table_checksums(warehouse: Path, schemas: Sequence[str] = COMPARED_SCHEMAS) -> dict[str, dict[str, Any]]:
-    """Per table: rows, an order-independent checksum (sum of row hashes) and the lineage columns left out."""
+    """Per table: rows, an order-independent checksum (the sum of the row hashes), one per column, and
+    the columns left out. Of a history table (one with `is_current`) only the current rows count."""
     import duckdb
 
     result: dict[str, dict[str, Any]] = {}
@@ -483,14 +509,23 @@ def table_checksums(warehouse: Path, schemas: Sequence[str] = COMPARED_SCHEMAS) 
         for schema, table, column, data_type in columns:
             tables.setdefault(f"{schema}.{table}", []).append((column, data_type))
         for name, cols in sorted(tables.items()):
-            kept = [(c, t) for c, t in cols if not is_lineage(c)]
-            left_out = [c for c, _ in cols if is_lineage(c)]
+            left_out = _left_out(name, [c for c, _ in cols])
+            exprs = [_checksum_expr(c, t) for c, t in cols if c not in left_out]
             schema, table = name.split(".", 1)
-            row = ", ".join(f"{_checksum_expr(c, t)}" for c, t in kept) or "1"
-            rows, checksum = con.execute(
-                f'select count(*), coalesce(sum(hash(row({row}))), 0)::varchar from "{schema}"."{table}"'
+            where = " where is_current" if any(c == "is_current" for c, _ in cols) else ""
+            sums = ", ".join(f"coalesce(sum(hash({e})), 0)::varchar" for e in exprs)
+            values = con.execute(
+                f"select count(*), coalesce(sum(hash(row({', '.join(exprs) or '1'}))), 0)::varchar"
+                f'{", " + sums if sums else ""} from "{schema}"."{table}"{where}'
             ).fetchone() or (0, "0")
-            result[name] = {"rows": int(rows), "checksum": str(checksum), "left_out": left_out}
+            kept = [c for c, _ in cols if c not in left_out]
+            result[name] = {
+                "rows": int(values[0]),
+                "checksum": str(values[1]),
+                "columns": dict(zip(kept, map(str, values[2:]), strict=True)),
+                "left_out": left_out,
+                "current_rows_only": bool(where),
+            }
     return result
 
 
@@ -514,6 +549,12 @@ def compare_checksums(
                 "incremental_checksum": a["checksum"] if a else None,
                 "rebuild_checksum": b["checksum"] if b else None,
                 "left_out": (a or b or {}).get("left_out", []),
+                "current_rows_only": (a or b or {}).get("current_rows_only", False),
+                "differing_columns": sorted(
+                    c
+                    for c in set((a or {}).get("columns", {})) | set((b or {}).get("columns", {}))
+                    if (a or {}).get("columns", {}).get(c) != (b or {}).get("columns", {}).get(c)
+                ),
                 "identical": same,
             }
         )
@@ -778,6 +819,10 @@ def print_comparison(comparison: dict[str, Any], announce: Callable[[str], None]
     announce("Incremental warehouse vs. full rebuild (core and mart tables, order-independent checksums):")
     for row in comparison["tables"]:
         mark = "identical" if row["identical"] else "DIFFERENT"
+        if row["differing_columns"]:
+            mark += f" in {', '.join(row['differing_columns'])}"
+        if row["current_rows_only"]:
+            mark += " (current rows)"
         announce(
             f"  {row['table']:<45} {row['incremental_rows'] or 0:>10,} vs "
             f"{row['rebuild_rows'] or 0:>10,} rows  "
@@ -785,7 +830,7 @@ def print_comparison(comparison: dict[str, Any], announce: Callable[[str], None]
         )
     left_out = sorted({c for row in comparison["tables"] for c in row["left_out"]})
     if left_out:
-        announce(f"  (load-lineage columns left out of the checksums: {', '.join(left_out)})")
+        announce(f"  (load-history columns left out of the checksums: {', '.join(left_out)})")
     announce(f"  => {'IDENTICAL' if comparison['identical'] else 'NOT IDENTICAL'}")
 
 

@@ -93,6 +93,13 @@ def _warehouse(path: Path, rows: list[tuple[int, str, float, str]]) -> Path:
         con.execute("create table core.dim_x (id bigint, title varchar, score double, batch_id varchar)")
         con.executemany("insert into core.dim_x values (?, ?, ?, ?)", rows)
         con.execute("create table marts.agg as select count(*) as n, sum(score) as total from core.dim_x")
+        # a history table: every version loaded, the current one flagged
+        con.execute(
+            "create table core.dim_x_history as select id, title, batch_id as valid_from, "
+            "cast(null as varchar) as valid_to, true as is_current from core.dim_x"
+        )
+        if len({r[3] for r in rows}) > 1:  # loaded in two batches: the first version of id 3 is history
+            con.execute("insert into core.dim_x_history values (3, 'C before', 'b000001', 'b000002', false)")
         con.execute("create table staging.ignored as select 1 as anything")
     return path
 
@@ -102,8 +109,10 @@ def test_checksums_ignore_row_order_and_load_lineage_but_not_data(tmp_path: Path
     one = bench.table_checksums(_warehouse(tmp_path / "one.duckdb", rows))
     reordered = [(r[0], r[1], r[2], "b000001") for r in reversed(rows)]
     two = bench.table_checksums(_warehouse(tmp_path / "two.duckdb", reordered))
-    assert set(one) == {"core.dim_x", "marts.agg"}
+    assert set(one) == {"core.dim_x", "core.dim_x_history", "marts.agg"}
     assert one["core.dim_x"]["left_out"] == ["batch_id"]
+    assert one["core.dim_x_history"]["left_out"] == ["valid_from", "valid_to"]
+    assert one["core.dim_x_history"]["rows"] == 3  # current rows only
     identical, table = bench.compare_checksums(one, two)
     assert identical, table
 
@@ -111,7 +120,10 @@ def test_checksums_ignore_row_order_and_load_lineage_but_not_data(tmp_path: Path
     three = bench.table_checksums(_warehouse(tmp_path / "three.duckdb", edited))
     identical, table = bench.compare_checksums(one, three)
     assert not identical
-    assert [r["table"] for r in table if not r["identical"]] == ["core.dim_x"]
+    assert [(r["table"], r["differing_columns"]) for r in table if not r["identical"]] == [
+        ("core.dim_x", ["title"]),
+        ("core.dim_x_history", ["title"]),
+    ]
 
     del three["marts.agg"]
     assert not bench.compare_checksums(one, three)[0]
