@@ -672,27 +672,23 @@ def generate(out_dir: Path, spec: SampleSpec, *, workers: int = 2, force: bool =
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
-        if not force:
-            raise UserError(
-                f"{out_dir} already exists and is not empty. "
-                "Remove it, choose another --out, or pass --force."
-            )
-        shutil.rmtree(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+        raise UserError(
+            f"{out_dir} already exists and is not empty. Remove it, choose another --out, or pass --force."
+        )
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tasks = []
-    for entity, sub in (("movies", "movies/movies"), ("series", "series/series")):
-        folder = tmp / sub
-        folder.mkdir(parents=True)
-        base = spec.movies if entity == "movies" else spec.series
-        total = entity_count(spec, entity)
-        tasks += [
-            (str(folder), entity, i, min(i + _CHUNK, total), spec.seed, spec.version, base)
-            for i in range(0, total, _CHUNK)
-        ]
     try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tasks = []
+        for entity, sub in (("movies", "movies/movies"), ("series", "series/series")):
+            folder = tmp / sub
+            folder.mkdir(parents=True)
+            base = spec.movies if entity == "movies" else spec.series
+            total = entity_count(spec, entity)
+            tasks += [
+                (str(folder), entity, i, min(i + _CHUNK, total), spec.seed, spec.version, base)
+                for i in range(0, total, _CHUNK)
+            ]
         if workers > 1 and len(tasks) > 1:
             with ProcessPoolExecutor(workers, mp_context=_mp_context()) as pool:
                 written = sum(pool.map(_write_range, *zip(*tasks, strict=True)))
@@ -702,7 +698,7 @@ def generate(out_dir: Path, spec: SampleSpec, *, workers: int = 2, force: bool =
             orjson.dumps({**asdict(spec), "generator_version": GENERATOR_VERSION})
         )
         if out_dir.exists():
-            out_dir.rmdir()
+            shutil.rmtree(out_dir)
         tmp.rename(out_dir)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -117,6 +117,11 @@ def stage(
         verified = _load_verified(landing_dir, prior)
         timings = {"manifests_s": time.perf_counter() - started}
         items, stats = _scan(dataset_dir)
+        if not items:
+            raise UserError(
+                f"The dataset folder {dataset_dir} has no files in movies/movies or series/series: "
+                "nothing to stage. Check that the download or copy finished."
+            )
         timings["scan_s"] = time.perf_counter() - started - timings["manifests_s"]
         batch_id = f"b{int(batches[-1][1:]) + 1 if batches else 1:06d}"
         tmp_batch = tmp_root / f"batch={batch_id}"

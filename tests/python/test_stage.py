@@ -513,3 +513,10 @@ def test_a_progress_bar_can_be_forced_on(
     assert "Staging" in capsys.readouterr().err
     stage.stage(dataset, tmp_path / "landing2", source_label="x", workers=1, announce=lambda _: None)
     assert capsys.readouterr().err == ""  # not a terminal: no bar unless asked
+
+
+def test_an_empty_dataset_is_an_error_not_an_empty_batch(make_dataset, tmp_path: Path) -> None:
+    dataset = make_dataset()  # both folders, no files
+    with pytest.raises(UserError, match="has no files in movies/movies or series/series"):
+        run_stage(dataset, tmp_path / "landing")
+    assert stage.existing_batches(tmp_path / "landing") == []
