@@ -17,7 +17,10 @@ MAX_BYTES = 5 * 1024 * 1024
 CREDENTIAL_FILE_NAMES = {"kaggle.json", "kaggle.json.bak"}
 PRIVATE_KEY = re.compile(rb"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----")
 # KAGGLE_KEY=abc / KAGGLE_KEY: abc / "KAGGLE_KEY": "abc" / export KAGGLE_KEY='abc'
-KAGGLE_KEY_ASSIGNMENT = re.compile(rb"""KAGGLE_KEY["']?\s*[:=]\s*(?P<quote>["']?)(?P<value>[^\s"'#,}]+)""")
+# (but not $KAGGLE_KEY or MY_KAGGLE_KEY, which are other names).
+KAGGLE_KEY_ASSIGNMENT = re.compile(
+    rb"""(?<![\w$])KAGGLE_KEY["']?\s*[:=]\s*(?P<quote>["']?)(?P<value>[^\s"'#,}]+)"""
+)
 # The key field of a kaggle.json token: {"username": "...", "key": "<32 hex digits>"}
 KAGGLE_JSON_KEY = re.compile(rb""""key"\s*:\s*"[0-9a-f]{32}\"""")
 # Values that point at a secret rather than being one.

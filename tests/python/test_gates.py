@@ -244,7 +244,10 @@ def test_credentials_guard_names_each_file(tmp_path: Path, capsys: pytest.Captur
         '{"username": "someone", "key": "' + "0f" * 16 + '"}\n', encoding="utf-8"
     )
     (tmp_path / "settings.env").write_text("KAGGLE_USERNAME=someone\nKAGGLE_" + "KEY=" + "1a2b" * 8 + "\n")
-    (tmp_path / "ci.yml").write_text("env:\n  KAGGLE_KEY: ${{ secrets.KAGGLE_KEY }}\n", encoding="utf-8")
+    (tmp_path / "ci.yml").write_text(
+        'env:\n  KAGGLE_KEY: ${{ secrets.KAGGLE_KEY }}\nrun: [ "$HAS_KAGGLE_KEY" = "true" ]\n',
+        encoding="utf-8",
+    )
     (tmp_path / "code.py").write_text('env = {"KAGGLE_KEY": token}\n', encoding="utf-8")
     names = [
         str(tmp_path / name) for name in ("deploy_key", "kaggle.json", "settings.env", "ci.yml", "code.py")
