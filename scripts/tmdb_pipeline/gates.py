@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import tomllib
 import yaml
 
 from tmdb_pipeline.paths import REPO_ROOT
@@ -230,6 +229,10 @@ def _score_threshold(root: Path) -> tuple[float | None, str]:
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
         return None, "pyproject.toml: missing, so dbt-score has no [tool.dbt-score] thresholds"
+    try:
+        import tomllib  # Python 3.11+, as dbt-score itself needs
+    except ModuleNotFoundError:
+        return None, "dbt-score needs Python 3.11 or later (it reads pyproject.toml with tomllib)"
     settings = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("dbt-score", {})
     threshold = settings.get("fail_any_item_under")
     if threshold is None or float(threshold) < MIN_MODEL_SCORE:
