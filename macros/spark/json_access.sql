@@ -14,19 +14,24 @@
 
 
 {#- One from_json pass over the document into a struct of VARIANTs, each member then turned back into
-    JSON text (SQL NULL for a missing key and for JSON null, as DuckDB's json_transform gives). Spark
-    evaluates the repeated from_json once per row (common subexpression elimination). -#}
+    JSON text (SQL NULL for a missing key and for JSON null, as DuckDB's json_transform gives).
+    The conversion runs inside a lambda over that one struct: the document is parsed once per row, and
+    the result is one opaque expression that Spark's optimizer computes once as a column, instead of
+    copying the parse into every place a field is used (which made planning a staging model take tens
+    of seconds). -#}
 {% macro spark__json_parse_fields(json_column, keys) -%}
     {%- set schema = [] -%}
     {%- for key in keys -%}
         {%- do schema.append('`' ~ key ~ '` variant') -%}
     {%- endfor -%}
-    {%- set parsed = "from_json(" ~ json_column ~ ", '" ~ schema | join(', ') ~ "')" -%}
-    named_struct(
-        {%- for key in keys %}
-        '{{ key }}', {{ tmdb.spark_variant_as_json(parsed ~ '.`' ~ key ~ '`') }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    )
+    transform(
+        array(from_json({{ json_column }}, '{{ schema | join(', ') }}')),
+        parsed_doc -> named_struct(
+            {%- for key in keys %}
+            '{{ key }}', {{ tmdb.spark_variant_as_json('parsed_doc.`' ~ key ~ '`') }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        )
+    )[0]
 {%- endmacro %}
 
 
