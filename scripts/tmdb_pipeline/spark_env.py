@@ -54,6 +54,13 @@ def spark_env(data_dir: Path) -> dict[str, str]:
         "SPARK_CONF_DIR": str(CONF_DIR),
         # The Python workers Spark may start must be this interpreter, not whatever `python3` is on PATH.
         "PYSPARK_PYTHON": sys.executable,
+        # pyspark warns on import about pandas versions it was not tested with; dbt-spark never uses pandas.
+        "PYTHONWARNINGS": ",".join(
+            filter(
+                None,
+                [os.environ.get("PYTHONWARNINGS"), "ignore:PySpark does not yet fully support:FutureWarning"],
+            )
+        ),
     }
 
 
