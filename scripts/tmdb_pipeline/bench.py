@@ -964,7 +964,9 @@ def _importable(name: str) -> bool:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="pipeline.py bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="pipeline.py bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
         "--size", default="full", help="`full` (526,000 movies + 94,000 series) or N movies (N/4 series)"
     )
