@@ -186,8 +186,20 @@ def collision_message(data_dir: Path, holder: str = "another process") -> str:
     )
 
 
+def ensure_staged(data_dir: Path) -> None:
+    """Spark declares its landing tables over the landing folder before any model runs, and fails with a Java
+    FileNotFoundException when there is none: say what to do instead."""
+    landing = paths.landing_dir(data_dir)
+    if not any(landing.glob("batch=*")):
+        raise UserError(
+            f"Nothing staged: no batch in the landing zone {landing}. Run `make stage` (or `make run`) "
+            "first; `make stage SOURCE=sample` works offline."
+        )
+
+
 def prepare(data_dir: Path, announce: Announce = print) -> None:
     """Everything a dbt run on the spark target needs before it starts; sets the environment dbt inherits."""
+    ensure_staged(data_dir)
     ensure_installed(announce)
     ensure_java()
     ensure_metastore_free(data_dir)
