@@ -851,13 +851,17 @@ def results_table(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def targets_table(result: dict[str, Any]) -> list[str]:
     lines = ["| target | limit | measured | met |", "| --- | ---: | ---: | :---: |"]
     for t in result["targets"].values():
         value = t["value"]
-        shown = (
-            "not measured" if value is None else (f"{value:,.3g}" if isinstance(value, float) else str(value))
-        )
+        shown = "not measured" if value is None else _number(value)
         met = {True: "yes", False: "**no**", None: "–"}[t["met"]]
         lines.append(f"| {t['description']} | {t['op']} {t['limit']} | {shown} | {met} |")
     return lines
@@ -878,6 +882,7 @@ the rest of this page is written by hand.
 
 def render_results(result: dict[str, Any]) -> str:
     m = result["machine"]
+    end = "load_average_at_end" in m
     lines = [
         START,
         f"## Latest results ({result['generated_at']}, size `{result['size']}`)",
@@ -886,7 +891,9 @@ def render_results(result: dict[str, Any]) -> str:
         f"{m['cpu_model']}, "
         f"{m['os']}; Python {m['python']}, dbt-core {m['dbt_core']}, dbt-duckdb {m['dbt_duckdb']}, "
         f"duckdb {m['duckdb']}, pandas {m['pandas']}. Load average at start: "
-        f"{', '.join(str(x) for x in m['load_average_at_start'])}.",
+        f"{', '.join(str(x) for x in m['load_average_at_start'])}"
+        + (f"; at end: {', '.join(str(x) for x in m['load_average_at_end'])}." if end else ".")
+        + (f" Steps left out of this run: {', '.join(result['skipped'])}." if result.get("skipped") else ""),
         "",
         *results_table(result),
         "",
@@ -1018,6 +1025,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "size": size,
             "machine": machine,
             "steps": [asdict(s) for s in ctx.steps],
+            "skipped": [name for name in STEPS if name in skip],
         }
         result["ratios"] = ratios(ctx)
         result["targets"] = evaluate_targets(
