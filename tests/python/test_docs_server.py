@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -92,17 +93,20 @@ def docs_server(sample_warehouse: tuple[Path, Path]) -> Iterator[tuple[str, Path
         return process.wait()
 
     url = ""
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     try:
         while not url:
             try:
-                line = lines.get(timeout=SERVER_START_TIMEOUT_S)
+                line = lines.get(timeout=1)
             except queue.Empty:
-                pytest.fail("the docs server printed no URL within the timeout:\n" + "".join(output[-40:]))
+                if process.poll() is not None:
+                    pytest.fail(f"the docs command exited ({process.returncode}):\n" + "".join(output[-40:]))
+                if time.monotonic() > deadline:
+                    pytest.fail("the docs server printed no URL in time:\n" + "".join(output[-40:]))
+                continue
             output.append(line)
             if line.startswith("dbt docs: serving"):
                 url = line.split(" at ", 1)[1].split()[0]
-            elif process.poll() is not None and lines.empty():
-                pytest.fail(f"the docs command exited ({process.returncode}):\n" + "".join(output[-40:]))
         yield url, docs_dir, stop
     finally:
         stop()
