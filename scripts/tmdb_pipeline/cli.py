@@ -168,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("test", "docs", "bench"):
         module = {"test": "gates", "docs": "docs", "bench": "bench"}[args.command]
         return int(importlib.import_module(f"tmdb_pipeline.{module}").main(rest))
-    if rest:
+    if args.command == "dbt":
+        # dbt's own options (`--select`, `--version`, ...) belong to dbt, wherever argparse put them.
+        args.dbt_args = [*args.dbt_args, *rest]
+    elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
 
     summary = RunSummary(started=time.monotonic())
