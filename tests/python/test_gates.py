@@ -44,12 +44,18 @@ with movies as (
 
     select * from {{ ref('raw_tmdb__movies') }}
 
+),
+
+final as (
+
+    select
+        movies.tmdb_id,
+        movies.source_file as title
+    from movies
+
 )
 
-select
-    movies.tmdb_id,
-    movies.source_file as title
-from movies
+select * from final
 """
 
 
