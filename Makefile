@@ -25,6 +25,12 @@ $(BIN)/.requirements-installed: requirements.txt
 
 venv: $(BIN)/.requirements-installed ## Create .venv and install requirements.txt (done by every target on first use)
 
+# The Spark target's packages (pyspark, dbt-spark; ~630 MB). `make test` builds the sample on Spark too;
+# `make run/build TARGET=spark` install them on demand (scripts/tmdb_pipeline/spark_env.py).
+$(BIN)/.requirements-spark-installed: $(BIN)/.requirements-installed requirements-spark.txt
+	$(PY) -m pip install --quiet -r requirements-spark.txt
+	@touch $@
+
 run: venv ## Stage the data (SOURCE=...) and build + test the warehouse (TARGET=...), then print a summary
 	$(PY) scripts/pipeline.py run --source "$(SOURCE)" --target "$(TARGET)"
 
@@ -34,7 +40,7 @@ stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it in
 build: venv ## Install dbt packages (or skip them, loudly) and run dbt build on what was staged last
 	$(PY) scripts/pipeline.py build --target "$(TARGET)"
 
-test: venv ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build with all tests
+test: venv $(BIN)/.requirements-spark-installed ## Every gate: sqlfluff, ruff, conventions, workflows, pytest (Spark parity build too), dbt build with all tests
 	$(PY) scripts/pipeline.py test
 
 lint: venv ## The static gates only (sqlfluff, ruff, conventions, workflows)
