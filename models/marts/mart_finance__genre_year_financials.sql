@@ -65,7 +65,7 @@ final as (
         cast(total_revenue_usd as {{ dbt.type_bigint() }}) as total_revenue_usd,
         cast(total_profit_usd as {{ dbt.type_bigint() }}) as total_profit_usd,
         -- the genre-year's money as one investment
-        total_profit_usd * 1.0 / total_budget_usd as pooled_roi,
+        cast(total_profit_usd as double) / total_budget_usd as pooled_roi,
         mean_roi,
         median_roi
     from aggregated

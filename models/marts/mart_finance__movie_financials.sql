@@ -45,7 +45,7 @@ final as (
         end as profit_usd,
         case
             when budget_usd is not null and revenue_usd is not null
-                then (revenue_usd - budget_usd) * 1.0 / budget_usd
+                then cast(revenue_usd - budget_usd as double) / budget_usd
         end as roi
     from movies
 

@@ -59,8 +59,8 @@ rated as (
 
     select
         *,
-        (vote_count * 1.0 / (vote_count + min_votes)) * vote_average
-        + (min_votes * 1.0 / (vote_count + min_votes)) * mean_vote_average as bayesian_rating
+        cast(vote_count as double) / (vote_count + min_votes) * vote_average
+        + cast(min_votes as double) / (vote_count + min_votes) * mean_vote_average as bayesian_rating
     from eligible
 
 ),
