@@ -142,6 +142,16 @@ def do_build(data_dir: Path, target: str, summary: RunSummary) -> int:
     return 0 if returncode == 0 else 1
 
 
+def dbt_target(dbt_args: Sequence[str]) -> str | None:
+    """The target a dbt command line names (`--target x`, `--target=x`, `-t x`), else dbt's DBT_TARGET."""
+    for i, arg in enumerate(dbt_args):
+        if arg in ("--target", "-t") and i + 1 < len(dbt_args):
+            return dbt_args[i + 1]
+        if arg.startswith("--target="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("DBT_TARGET")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pipeline.py", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +191,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir = (
                 current_data_dir() if paths.CURRENT_LINK.exists() or os.environ.get("TMDB_DATA_DIR") else None
             )
+            if dbt_target(args.dbt_args) == "spark":
+                from tmdb_pipeline import spark_env
+
+                # as `build --target spark`: something staged, Java, the metastore free, absolute paths
+                spark_env.prepare(data_dir or current_data_dir(), _say)
             code = dbt_runner.run_dbt(args.dbt_args, packages, data_dir)
             if not packages.complete and args.dbt_args[:1] and args.dbt_args[0] in ("build", "test"):
                 dbt_runner.announce_skipped(packages, dbt_runner.skipped_expectation_tests(), _say)
