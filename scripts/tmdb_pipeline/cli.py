@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from tmdb_pipeline import dbt_runner, paths
+from tmdb_pipeline import build_stamp, dbt_runner, paths
 from tmdb_pipeline.errors import LockedError, UserError
 from tmdb_pipeline.summary import RunSummary, layer_row_counts, load_accounting, print_summary
 
@@ -106,22 +106,49 @@ def do_stage(dataset_path: Path, data_dir: Path, summary: RunSummary) -> None:
     paths.point_current_at(data_dir)
 
 
-def do_build(data_dir: Path, target: str, summary: RunSummary) -> int:
+def _fill_from_warehouse(summary: RunSummary, data_dir: Path, target: str) -> None:
+    warehouse = paths.warehouse_path(data_dir)
+    summary.warehouse = warehouse if target == "duckdb" else None
+    summary.data_dir = data_dir
+    summary.target = target
+    if target == "duckdb" and warehouse.exists():
+        summary.rows = layer_row_counts(warehouse)
+        summary.accounting = load_accounting(warehouse)
+
+
+def do_build(data_dir: Path, target: str, summary: RunSummary, *, skip_if_unchanged: bool = False) -> int:
+    """`dbt build` on the data folder; with skip_if_unchanged (`run`), not when it would change nothing."""
     warehouse = paths.warehouse_path(data_dir)
     if target == "duckdb":
         ensure_writable(warehouse.parent)
         ensure_warehouse_free(warehouse)
-    elif target == "spark":
+    packages = dbt_runner.prepare_packages(_say)
+    _say(f"dbt packages: {packages.mode} ({packages.detail})")
+    nothing_staged = summary.stage is not None and summary.stage.batch_id is None
+    if (
+        skip_if_unchanged
+        and nothing_staged
+        and build_stamp.unchanged_since_last_green_build(data_dir, target, packages.mode)
+    ):
+        summary.packages = packages
+        summary.build_skipped = (
+            "nothing new was staged, and the project, dbt packages and warehouse are as the last green"
+            " build left them (`make build` or `pipeline.py run --rebuild` builds anyway)"
+        )
+        _fill_from_warehouse(summary, data_dir, target)
+        return 0
+    if target == "spark":
         from tmdb_pipeline import spark_env
 
         # installs requirements-spark.txt on demand, checks Java and that the metastore is free
         spark_env.prepare(data_dir, _say)
         dbt_log = Path(dbt_runner.dbt_env(data_dir)["DBT_LOG_PATH"]) / "dbt.log"
         log_start = spark_env.log_size(dbt_log)
-    packages = dbt_runner.prepare_packages(_say)
-    _say(f"dbt packages: {packages.mode} ({packages.detail})")
     started = time.monotonic()
+    build_stamp.forget(data_dir, target)
     returncode = dbt_runner.run_dbt(["build", "--target", target], packages, data_dir)
+    if returncode == 0:
+        build_stamp.record(data_dir, target, packages.mode)
     if target == "spark" and returncode != 0:
         hint = spark_env.failure_hint(data_dir, dbt_log, log_start)
         if hint:
@@ -132,12 +159,7 @@ def do_build(data_dir: Path, target: str, summary: RunSummary) -> int:
     build.skipped_expectations = [] if packages.complete else dbt_runner.skipped_expectation_tests()
     summary.packages = packages
     summary.build = build
-    summary.warehouse = warehouse if target == "duckdb" else None
-    summary.data_dir = data_dir
-    summary.target = target
-    if target == "duckdb" and warehouse.exists():
-        summary.rows = layer_row_counts(warehouse)
-        summary.accounting = load_accounting(warehouse)
+    _fill_from_warehouse(summary, data_dir, target)
     dbt_runner.announce_skipped(packages, build.skipped_expectations, _say)
     return 0 if returncode == 0 else 1
 
@@ -169,6 +191,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if name in ("run", "build"):
             command.add_argument("--target", default="duckdb", choices=["duckdb", "spark"])
+        if name == "run":
+            command.add_argument(
+                "--rebuild",
+                action="store_true",
+                help="run dbt build even when nothing new was staged and the project is unchanged",
+            )
     for name, module in (("test", "gates"), ("docs", "docs"), ("bench", "bench")):
         commands.add_parser(name, help=f"see tmdb_pipeline.{module}", add_help=False)
     dbt = commands.add_parser("dbt", help="run dbt with the packages handled: pipeline.py dbt <dbt args>")
@@ -196,6 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 # as `build --target spark`: something staged, Java, the metastore free, absolute paths
                 spark_env.prepare(data_dir or current_data_dir(), _say)
+            if data_dir is not None:
+                # dbt by hand may change the warehouse: the next `run` builds rather than trust the stamp
+                for target in ("duckdb", "spark"):
+                    build_stamp.forget(data_dir, target)
             code = dbt_runner.run_dbt(args.dbt_args, packages, data_dir)
             if not packages.complete and args.dbt_args[:1] and args.dbt_args[0] in ("build", "test"):
                 dbt_runner.announce_skipped(packages, dbt_runner.skipped_expectation_tests(), _say)
@@ -208,7 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             dataset_path, data_dir = resolve_dataset(args.source, summary)
             with run_lock(data_dir):
                 do_stage(dataset_path, data_dir, summary)
-                code = do_build(data_dir, args.target, summary) if args.command == "run" else 0
+                code = (
+                    do_build(data_dir, args.target, summary, skip_if_unchanged=not args.rebuild)
+                    if args.command == "run"
+                    else 0
+                )
         print_summary(summary)
         return code
     except UserError as error:

@@ -397,7 +397,7 @@ def run_pytest(root: Path = REPO_ROOT) -> GateResult:
 def build_sample(root: Path = REPO_ROOT) -> GateResult:
     """`scripts/pipeline.py run --source sample`: stage the built-in sample, dbt build with every test."""
     code, _ = _run(
-        [sys.executable, str(root / "scripts" / "pipeline.py"), "run", "--source", "sample"],
+        [sys.executable, str(root / "scripts" / "pipeline.py"), "run", "--source", "sample", "--rebuild"],
         root,
         capture=False,
     )

@@ -30,6 +30,7 @@ class RunSummary:
     warehouse: Path | None = None
     data_dir: Path | None = None
     target: str = "duckdb"
+    build_skipped: str = ""  # why `run` did not run dbt build, when it did not
 
 
 def layer_row_counts(warehouse: Path) -> dict[str, tuple[int, int]]:
@@ -143,6 +144,9 @@ def print_summary(summary: RunSummary) -> None:
             )
         )
     lines += _accounting_lines(summary.accounting)
+    if summary.build_skipped:
+        lines.append(f"dbt build     skipped on target {summary.target}: {summary.build_skipped}")
+        lines.append("Tests         not re-run: the last green build's tests stand for this warehouse")
     if summary.build is not None:
         models = summary.build.counts.get("model", {})
         built = sum(models.values())

@@ -420,7 +420,8 @@ def twice(make_sandbox: Callable[[str], Sandbox], small_dataset: Path) -> TwiceR
     reference = sandbox.copy_warehouse_to(sandbox.root / "reference" / "tmdb.duckdb")
     checksums, counts = table_checksums(reference, LAYERS), row_counts(reference)
     with sandbox.in_slot():
-        running = sandbox.start("run", "--source", str(small_dataset))
+        # --rebuild: a full dbt build on input it has already loaded (a plain `run` would skip dbt here)
+        running = sandbox.start("run", "--source", str(small_dataset), "--rebuild")
         try:
             wait_until(
                 lambda: f"PID {running.pid}," in sandbox.lock_file.read_text() or not running.running(),
@@ -450,6 +451,15 @@ def test_the_same_input_twice_gives_identical_marts_and_no_duplicates(twice: Twi
     assert working_relations(warehouse) == []
     core_and_marts = [name for name in twice.first_checksums if name.split(".")[0] in ("core", "marts")]
     assert len(core_and_marts) >= 20 and all(twice.first_counts[name] > 0 for name in core_and_marts)
+
+
+def test_a_run_with_nothing_new_skips_dbt_and_leaves_the_warehouse_as_it_was(twice: TwiceRuns) -> None:
+    rerun = expect_ok(twice.sandbox.run("run", "--source", str(twice.dataset)))
+    assert printed_batch(rerun.stdout) is None
+    assert "dbt build     skipped on target duckdb: nothing new was staged" in rerun.stdout, rerun.describe()
+    assert "Completed successfully" not in rerun.stdout  # dbt did not start
+    assert "reconciled" in rerun.stdout  # the summary still reads the warehouse's accounting
+    assert differences(twice.first_checksums, table_checksums(twice.sandbox.warehouse, LAYERS)) == []
 
 
 def test_a_second_run_while_one_is_running_stops_at_once(twice: TwiceRuns) -> None:
