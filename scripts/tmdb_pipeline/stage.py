@@ -18,7 +18,10 @@ import argparse
 import contextlib
 import errno
 import fcntl
+import functools
+import gc
 import hashlib
+import marshal
 import os
 import re
 import shutil
@@ -54,6 +57,10 @@ TMP_NAME = ".tmp"
 # Files whose mtime changed but whose bytes did not (found by checksum): their new size and mtime, so the
 # next run can skip them without reading them again.
 VERIFIED_NAME = ".verified.ndjson"
+# The manifests' latest entry per file, as read last time, keyed by every manifest's identity: parsing and
+# checking 620k manifest lines took ~4.5 s of CPU, most of a re-run with nothing new.
+INDEX_NAME = ".manifest-index.marshal"
+INDEX_VERSION = 1
 _BATCH_RE = re.compile(r"^batch=(b\d{6})$")
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
@@ -258,14 +265,34 @@ def _load_manifests(
     Entries are only ever compared with files found in the dataset folder: nothing in a manifest decides
     where anything is written, so a tampered manifest can at worst make a file be staged again.
     """
+    # Hundreds of thousands of new tuples and no cycles among them: the cyclic GC would walk them all,
+    # over and over (about half of the load's time).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _latest_entries(landing_dir, batches, announce)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _latest_entries(
+    landing_dir: Path, batches: list[str], announce: Callable[[str], None]
+) -> dict[str, _Prior]:
+    identity = _manifests_identity(landing_dir, batches)
+    cached = _read_index(landing_dir, identity)
+    if cached is not None:
+        return cached
     latest: dict[str, _Prior] = {}
     reasons = frozenset(REASONS)
+    all_read = True
     for batch in batches:
         manifest = landing_dir / f"batch={batch}" / "manifest.ndjson"
         try:
             data = manifest.read_bytes()
         except OSError as exc:
             announce(f"Warning: cannot read {manifest} ({exc.strerror}); its files will be treated as new.")
+            all_read = False
             continue
         bad = 0
         for row in _manifest_rows(data):
@@ -291,7 +318,50 @@ def _load_manifests(
                 f"Warning: {bad:,} unreadable line(s) in {manifest} were ignored; "
                 "those files will be staged again."
             )
+            all_read = False
+    if all_read:  # a manifest with problems is read (and warned about) every time
+        _write_index(landing_dir, identity, latest)
     return latest
+
+
+def _manifests_identity(landing_dir: Path, batches: list[str]) -> list[tuple[str, int, int, int]]:
+    """Each batch's manifest as (batch, inode, size, mtime): a rewritten or replaced manifest changes it."""
+    identity = []
+    for batch in batches:
+        try:
+            info = os.stat(landing_dir / f"batch={batch}" / "manifest.ndjson")
+        except OSError:
+            identity.append((batch, -1, -1, -1))
+            continue
+        identity.append((batch, info.st_ino, info.st_size, info.st_mtime_ns))
+    return identity
+
+
+def _read_index(landing_dir: Path, identity: list[tuple[str, int, int, int]]) -> dict[str, _Prior] | None:
+    """The cached latest entries, when they were made from exactly these manifests. marshal, not pickle:
+    loading it cannot run code, and anything unexpected just means reading the manifests again."""
+    try:
+        version, stored_identity, names, entries = marshal.loads((landing_dir / INDEX_NAME).read_bytes())
+        if version != INDEX_VERSION or stored_identity != identity or len(names) != len(entries):
+            return None
+        return dict(zip(names, map(functools.partial(tuple.__new__, _Prior), entries), strict=True))
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def _write_index(
+    landing_dir: Path, identity: list[tuple[str, int, int, int]], latest: dict[str, _Prior]
+) -> None:
+    tmp = landing_dir / f"{INDEX_NAME}.{os.getpid()}"
+    try:
+        tmp.write_bytes(
+            marshal.dumps(
+                (INDEX_VERSION, identity, list(latest), [tuple(prior) for prior in latest.values()])
+            )
+        )
+        os.replace(tmp, landing_dir / INDEX_NAME)
+    except OSError:  # only a cache: the next run reads the manifests again
+        tmp.unlink(missing_ok=True)
 
 
 def _load_verified(landing_dir: Path, prior: dict[str, _Prior]) -> dict[str, tuple[int, int, str]]:

@@ -140,7 +140,30 @@ def test_staging_the_same_input_again_writes_nothing_and_says_so(make_dataset, t
         and "no batch was written" in said[0]
     )
     assert landing_state(landing) == before
-    assert sorted(os.listdir(landing)) == [".stage.lock", "batch=b000001"]
+    assert sorted(os.listdir(landing)) == [stage.INDEX_NAME, ".stage.lock", "batch=b000001"]
+
+
+def test_the_manifest_index_is_used_only_while_every_manifest_is_as_it_was(
+    make_dataset, tmp_path: Path
+) -> None:
+    dataset = make_dataset(movies={f"movie_{i}.json": movie(i) for i in range(1, 6)})
+    landing = tmp_path / "landing"
+    run_stage(dataset, landing)
+    index = landing / stage.INDEX_NAME
+    assert index.is_file()
+    assert run_stage(dataset, landing)[0].unchanged["movies"] == 5
+
+    # a manifest rewritten without movie_1's line: the index is stale, and movie_1 is staged again
+    manifest = landing / "batch=b000001" / "manifest.ndjson"
+    lines = manifest.read_bytes().splitlines(keepends=True)
+    manifest.write_bytes(b"".join(line for line in lines if b'"movies/movies/movie_1.json"' not in line))
+    result, _ = run_stage(dataset, landing)
+    assert result.batch_id == "b000002" and result.staged["movies"] == 1
+
+    # a damaged index is not trusted: the manifests are read again
+    index.write_bytes(b"\x00 not an index")
+    again, said = run_stage(dataset, landing)
+    assert again.batch_id is None and again.unchanged["movies"] == 5, said
 
 
 def test_new_and_changed_files_go_into_a_new_batch_alone(make_dataset, tmp_path: Path) -> None:
