@@ -201,7 +201,10 @@ def dbt_command(args: Sequence[str], packages: Packages) -> list[str]:
         "--profiles-dir",
         str(REPO_ROOT),
     ]
-    if args and args[0] in SELECTING_COMMANDS:
+    # `docs generate` compiles every node too, so it selects like the others (`docs serve` takes no selector)
+    if args and (args[0] in SELECTING_COMMANDS or list(args[:2]) == ["docs", "generate"]):
+        if EXPECTATIONS_SELECTOR in command:
+            return command
         if "--exclude" in command:
             command.insert(command.index("--exclude") + 1, EXPECTATIONS_SELECTOR)
         else:
