@@ -138,6 +138,25 @@ def ensure_java() -> None:
     )
 
 
+def unavailable_reason() -> str | None:
+    """Why the Spark target cannot run in this environment (packages or Java missing), or None when it can."""
+    missing = missing_packages()
+    if missing:
+        return (
+            f"the Spark target is not installed ({', '.join(missing)} missing): "
+            f"`{sys.executable} -m pip install -r {REQUIREMENTS}` (or `make test`, which installs it)"
+        )
+    java = java_executable()
+    major = java_major_version(java) if java else None
+    if major is None or major < MIN_JAVA:
+        found = f"{java}, version {major or 'unknown'}" if java else "no `java` on PATH and no JAVA_HOME"
+        return (
+            f"Spark needs Java {MIN_JAVA} or newer (found: {found}); Debian/Ubuntu: "
+            "`apt-get install openjdk-17-jre-headless`"
+        )
+    return None
+
+
 def _lock_holder(lock_file: Path) -> str:
     """'PID 123 (python3 .venv/bin/dbt build ...)' when /proc/locks names the process holding the lock."""
     try:
