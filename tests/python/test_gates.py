@@ -10,6 +10,7 @@ import shutil
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -266,3 +267,44 @@ def test_credentials_guard_names_each_file(tmp_path: Path, capsys: pytest.Captur
     assert f"{tmp_path / 'settings.env'}:2: a literal KAGGLE_KEY value" in out
     assert "ci.yml" not in out
     assert "code.py" not in out
+
+
+def test_gates_are_chosen_by_only_and_skip() -> None:
+    def names(only: str | None, skip: str | None = None) -> list[str]:
+        return [gate.name for gate in gates._selected(only, skip)]
+
+    everything = [gate.name for gate in gates.GATES]
+    assert everything[-1] == "spark", "the slowest gate runs last"
+    assert names(None) == everything
+    assert names("static") == ["sqlfluff", "ruff", "conventions", "workflows"]
+    assert names(None, "spark") == everything[:-1]  # CI's checks job: spark runs as a job of its own
+    assert names("spark") == ["spark"]
+    assert names("static,pytest", "ruff") == ["sqlfluff", "conventions", "workflows", "pytest"]
+    with pytest.raises(SystemExit, match="unknown gate sparks"):
+        gates._selected(None, "sparks")
+
+
+def test_spark_tests_run_in_the_spark_gate_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    commands: list[tuple[list[str], dict[str, str]]] = []
+
+    def fake_run(command: list[str], root: Path, **kwargs: Any) -> tuple[int, str]:
+        commands.append((list(command), dict(kwargs.get("env") or {})))
+        return 0, ""
+
+    monkeypatch.setattr(gates, "_run", fake_run)
+    monkeypatch.setattr(gates.spark_env, "unavailable_reason", lambda: None)
+    assert gates.run_pytest(tmp_path).ok and gates.check_spark(tmp_path).ok
+    (pytest_command, _), (spark_command, spark_env) = commands
+    assert pytest_command[-2:] == ["--ignore", gates.SPARK_TESTS]
+    assert spark_command[-1] == gates.SPARK_TESTS and spark_env == {"TMDB_REQUIRE_SPARK": "1"}
+
+
+def test_spark_gate_fails_rather_than_skips_where_spark_cannot_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(gates, "_run", lambda *args, **kwargs: (0, ""))  # its Spark-free tests pass
+    reason = "Spark needs Java 17 or newer (found: no `java` on PATH and no JAVA_HOME)"
+    monkeypatch.setattr(gates.spark_env, "unavailable_reason", lambda: reason)
+    result = gates.check_spark(tmp_path)
+    assert not result.ok
+    assert result.problems == [f"{gates.SPARK_TESTS}: {reason}"]
