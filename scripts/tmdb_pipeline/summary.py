@@ -163,6 +163,10 @@ def print_summary(summary: RunSummary) -> None:
         lines.append(
             f"By hand       TMDB_DATA_DIR={_relative(summary.data_dir)} .venv/bin/dbt build"
             "   (data/current is the folder staged last; see README, 'dbt by hand')"
+            if summary.target != "spark"
+            # Spark needs its metastore and table paths set first, which the pipeline's dbt command does
+            else f"By hand       TMDB_DATA_DIR={_relative(summary.data_dir)} .venv/bin/python"
+            " scripts/pipeline.py dbt build --target spark   (sets Spark's paths first; see docs/spark.md)"
         )
     lines.append(f"Elapsed       {time.monotonic() - summary.started:.1f} s")
     lines.append("=" * 83)
