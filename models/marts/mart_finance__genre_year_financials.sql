@@ -46,7 +46,7 @@ aggregated as (
         sum(budget_usd) as total_budget_usd,
         sum(revenue_usd) as total_revenue_usd,
         sum(profit_usd) as total_profit_usd,
-        avg(roi) as mean_roi,
+        {{ exact_avg('roi') }} as mean_roi,
         median(roi) as median_roi
     from known_financials
     group by genre_key, genre_name, release_year

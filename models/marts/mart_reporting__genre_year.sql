@@ -52,8 +52,8 @@ aggregated as (
         sum(case when title_type = 'movie' then 1 else 0 end) as movie_count,
         sum(case when title_type = 'series' then 1 else 0 end) as series_count,
         count(vote_average) as rated_title_count,
-        avg(vote_average) as mean_vote_average,
-        sum(vote_average * vote_count)
+        {{ exact_avg('vote_average') }} as mean_vote_average,
+        {{ exact_sum('vote_average * vote_count') }}
         / nullif(sum(case when vote_average is not null then vote_count end), 0) as vote_weighted_average,
         sum(case when vote_average is not null then vote_count else 0 end) as rating_vote_count,
         count(revenue_usd) as movies_with_revenue_count,

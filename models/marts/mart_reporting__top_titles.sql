@@ -24,7 +24,7 @@ type_means as (
     -- C: the mean rating of all rated titles of a type
     select
         title_type,
-        avg(vote_average) as mean_vote_average
+        {{ exact_avg('vote_average') }} as mean_vote_average
     from titles
     where vote_average is not null
     group by title_type
