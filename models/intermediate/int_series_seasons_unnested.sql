@@ -1,3 +1,9 @@
+{{
+    config(
+        pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}",
+    )
+}}
+
 {#- The fields read from each season element, with their type and valid values (see typed_fields). -#}
 {%- set fields = [
     {'key': 'id', 'type': 'bigint'},
@@ -11,12 +17,16 @@
 with titles as (
 
     select * from {{ ref('int_titles_unioned') }}
+    {% if is_incremental() %}
+        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
+        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
+    {% endif %}
 
 ),
 
 elements as (
 
-    {{ unnest_json_array('titles', 'seasons_json', ['title_key', 'title_type', 'tmdb_id']) }}
+    {{ unnest_json_array('titles', 'seasons_json', ['title_key', 'title_type', 'tmdb_id', 'batch_id']) }}
 
 ),
 
@@ -62,7 +72,8 @@ renamed as (
         episode_count,
         air_date,
         poster_path,
-        invalid_fields
+        invalid_fields,
+        batch_id
     from flagged
 
 )

@@ -1,3 +1,9 @@
+{{
+    config(
+        pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}",
+    )
+}}
+
 {#- The fields read from each element, with their type and valid values (see typed_fields). -#}
 {%- set fields = [
     {'key': 'id', 'type': 'bigint'},
@@ -9,12 +15,18 @@
 with titles as (
 
     select * from {{ ref('int_titles_unioned') }}
+    {% if is_incremental() %}
+        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
+        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
+    {% endif %}
 
 ),
 
 elements as (
 
-    {{ unnest_json_array('titles', 'production_companies_json', ['title_key', 'title_type', 'tmdb_id']) }}
+    {{ unnest_json_array(
+        'titles', 'production_companies_json', ['title_key', 'title_type', 'tmdb_id', 'batch_id']
+    ) }}
 
 ),
 
@@ -56,7 +68,8 @@ renamed as (
         name as company_name,
         origin_country as origin_country_code,
         logo_path,
-        invalid_fields
+        invalid_fields,
+        batch_id
     from flagged
 
 ),
@@ -83,7 +96,8 @@ deduplicated as (
         origin_country_code,
         logo_path,
         element_position as company_position,
-        invalid_fields
+        invalid_fields,
+        batch_id
     from ranked
     where occurrence = 1
 

@@ -1,3 +1,9 @@
+{{
+    config(
+        pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}",
+    )
+}}
+
 {#- The fields read from each element, with their type and valid values (see typed_fields). -#}
 {%- set fields = [
     {'key': 'id', 'type': 'bigint'},
@@ -7,12 +13,16 @@
 with titles as (
 
     select * from {{ ref('int_titles_unioned') }}
+    {% if is_incremental() %}
+        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
+        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
+    {% endif %}
 
 ),
 
 elements as (
 
-    {{ unnest_json_array('titles', 'genres_json', ['title_key', 'title_type', 'tmdb_id']) }}
+    {{ unnest_json_array('titles', 'genres_json', ['title_key', 'title_type', 'tmdb_id', 'batch_id']) }}
 
 ),
 
@@ -52,7 +62,8 @@ renamed as (
         element_position,
         id as genre_id,
         name as genre_name,
-        invalid_fields
+        invalid_fields,
+        batch_id
     from flagged
 
 ),
@@ -77,7 +88,8 @@ deduplicated as (
         genre_id,
         genre_name,
         element_position as genre_position,
-        invalid_fields
+        invalid_fields,
+        batch_id
     from ranked
     where occurrence = 1
 

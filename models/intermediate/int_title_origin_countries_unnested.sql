@@ -1,12 +1,24 @@
+{{
+    config(
+        pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}",
+    )
+}}
+
 with titles as (
 
     select * from {{ ref('int_titles_unioned') }}
+    {% if is_incremental() %}
+        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
+        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
+    {% endif %}
 
 ),
 
 elements as (
 
-    {{ unnest_json_array('titles', 'origin_countries_json', ['title_key', 'title_type', 'tmdb_id']) }}
+    {{ unnest_json_array(
+        'titles', 'origin_countries_json', ['title_key', 'title_type', 'tmdb_id', 'batch_id']
+    ) }}
 
 ),
 
@@ -25,7 +37,8 @@ renamed as (
         case
             when not coalesce({{ regex_full_match(json_get_text('element_json'), '^[A-Z]{2}$') }}, false)
                 then 'element'
-        end as invalid_fields
+        end as invalid_fields,
+        batch_id
     from elements
 
 ),
@@ -49,7 +62,8 @@ deduplicated as (
         tmdb_id,
         country_code,
         element_position as country_position,
-        invalid_fields
+        invalid_fields,
+        batch_id
     from ranked
     where occurrence = 1
 

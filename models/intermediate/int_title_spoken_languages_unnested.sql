@@ -1,12 +1,24 @@
+{{
+    config(
+        pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}",
+    )
+}}
+
 with titles as (
 
     select * from {{ ref('int_titles_unioned') }}
+    {% if is_incremental() %}
+        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
+        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
+    {% endif %}
 
 ),
 
 elements as (
 
-    {{ unnest_json_array('titles', 'spoken_languages_json', ['title_key', 'title_type', 'tmdb_id']) }}
+    {{ unnest_json_array(
+        'titles', 'spoken_languages_json', ['title_key', 'title_type', 'tmdb_id', 'batch_id']
+    ) }}
 
 ),
 
@@ -22,7 +34,8 @@ extracted as (
             {{ json_get_text('element_json', 'iso_639_1') }},
             {{ json_get_text('element_json') }}
         ) as element_code,
-        {{ json_get_text('element_json', 'name') }} as tmdb_language_name
+        {{ json_get_text('element_json', 'name') }} as tmdb_language_name,
+        batch_id
     from elements
 
 ),
@@ -40,7 +53,8 @@ renamed as (
         {{ null_if_blank('tmdb_language_name') }} as tmdb_language_name,
         case
             when not coalesce({{ regex_full_match('element_code', '^[a-z]{2}$') }}, false) then 'element'
-        end as invalid_fields
+        end as invalid_fields,
+        batch_id
     from extracted
 
 ),
@@ -65,7 +79,8 @@ deduplicated as (
         language_code,
         tmdb_language_name,
         element_position as language_position,
-        invalid_fields
+        invalid_fields,
+        batch_id
     from ranked
     where occurrence = 1
 

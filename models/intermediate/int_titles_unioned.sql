@@ -1,12 +1,27 @@
+{{
+    config(
+        unique_key='title_key',
+        incremental_strategy='delete+insert',
+    )
+}}
+
 with movies as (
 
     select * from {{ ref('stg_tmdb__movies') }}
+    {% if is_incremental() %}
+        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
+        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
+    {% endif %}
 
 ),
 
 series as (
 
     select * from {{ ref('stg_tmdb__series') }}
+    {% if is_incremental() %}
+        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
+        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
+    {% endif %}
 
 ),
 

@@ -104,6 +104,17 @@ def doc(value: dict[str, Any]) -> bytes:
     return orjson.dumps(value)
 
 
+COMPANY_1 = {"id": 1, "name": "First Company", "origin_country": "US"}
+TWENTY_TWO_LISTS = {
+    "genres": [{"id": 18, "name": "Drama"}, {"id": 35, "name": "Comedy"}],
+    "production_companies": [COMPANY_1, {"id": 2, "name": "Second Company", "origin_country": "FR"}],
+}
+
+
+def season(number: int) -> dict[str, Any]:
+    return {"id": 7000 + number, "season_number": number, "name": f"Season {number}", "episode_count": 10}
+
+
 OVERSIZED = object()  # written as a sparse file just over the size limit
 # (entity, file name) -> (content, expected quarantine reason or None for staged)
 HOSTILE_RUN1: dict[tuple[str, str], tuple[Any, str | None]] = {
@@ -118,7 +129,10 @@ HOSTILE_RUN1: dict[tuple[str, str], tuple[Any, str | None]] = {
     ("movies", "movie_20.json"): (doc(movie(20, title="Twenty, first file")), None),
     ("movies", "movie_20_copy.json"): (doc(movie(20, title="Twenty, second file")), None),
     ("movies", "movie_21.json"): (doc(movie(21, title="Twenty-one, first version")), None),
-    ("movies", "movie_22.json"): (doc(movie(22, title="Twenty-two", popularity=1.5)), None),
+    ("movies", "movie_22.json"): (
+        doc(movie(22, title="Twenty-two", popularity=1.5, **TWENTY_TWO_LISTS)),
+        None,
+    ),
     ("movies", "movie_901.json"): (b'{"id": 901, "title": "Truncat', "invalid_json"),
     ("movies", "movie_902.json"): (b"", "empty_file"),
     ("movies", "movie_903.json"): (b'[{"id": 903}]', "not_an_object"),
@@ -131,14 +145,28 @@ HOSTILE_RUN1: dict[tuple[str, str], tuple[Any, str | None]] = {
     ("movies", "movie_910.json"): (OVERSIZED, "oversized"),
     ("movies", "movie_911.json"): (doc(series(911)), "wrong_entity"),
     ("movies", "notes.txt"): (b"not a document", "not_json_file"),
-    **{("series", f"series_{i}.json"): (doc(series(i)), None) for i in range(1, 4)},
+    **{("series", f"series_{i}.json"): (doc(series(i)), None) for i in (1, 3)},
+    ("series", "series_2.json"): (doc(series(2, seasons=[season(0), season(1), season(2)])), None),
     ("series", "series_50.json"): (doc(series(50, number_of_seasons="two")), None),
     ("series", "series_951.json"): (b'{"id": 951,, "name": "x"}', "invalid_json"),
 }
 # Second run: a newer copy of id 21 in a new file, 22 rewritten, the broken 901 repaired, a new empty file.
 HOSTILE_RUN2: dict[tuple[str, str], tuple[Any, str | None]] = {
     ("movies", "movie_21_v2.json"): (doc(movie(21, title="Twenty-one, second version")), None),
-    ("movies", "movie_22.json"): (doc(movie(22, title="Twenty-two, rewritten", popularity=99.5)), None),
+    # its lists shrink: no genre left, one company of two (an incremental build must drop the others)
+    ("movies", "movie_22.json"): (
+        doc(
+            movie(
+                22,
+                title="Twenty-two, rewritten",
+                popularity=99.5,
+                genres=[],
+                production_companies=[COMPANY_1],
+            )
+        ),
+        None,
+    ),
+    ("series", "series_2.json"): (doc(series(2, seasons=[season(1)])), None),
     ("movies", "movie_901.json"): (doc(movie(901, title="Repaired")), None),
     ("movies", "movie_912.json"): (b"", "empty_file"),
 }
@@ -343,6 +371,34 @@ def test_the_latest_copy_of_an_id_wins(hostile: HostileRuns) -> None:
         " where title_type = 'movie' group by tmdb_id having count(*) > 1",
     )
     assert history == [(22, 2, 1)]
+
+
+def test_the_incremental_second_run_equals_a_build_from_scratch_of_the_same_batches(
+    hostile: HostileRuns, make_sandbox: Callable[[str], Sandbox]
+) -> None:
+    """The second run re-derived only the titles of its batch (staging and intermediate are incremental).
+    A build from scratch over a copy of the same landing zone must give the same tables, lists that
+    shrank (movie 22's genres and companies, series 2's seasons) included."""
+    expect_ok(hostile.second)
+    fresh = make_sandbox("from-scratch")
+    shutil.copytree(hostile.sandbox.data_root, fresh.data_root, symlinks=True)
+    expect_ok(fresh.run("build"))
+    schemas = ("intermediate", "core", "marts")
+    incremental, scratch = (
+        table_checksums(hostile.warehouse, schemas),
+        table_checksums(fresh.warehouse, schemas),
+    )
+    for checksums in (incremental, scratch):
+        del checksums["core.dim_title_history"]  # every version seen, against only the latest one
+    assert differences(incremental, scratch) == []
+    lists = (
+        "select (select count(*) from intermediate.int_title_genres_unnested where title_type = 'movie'"
+        " and tmdb_id = 22), (select count(*) from intermediate.int_title_companies_unnested"
+        " where title_type = 'movie' and tmdb_id = 22), (select count(*) from"
+        " intermediate.int_series_seasons_unnested where series_id = 2)"
+    )
+    assert query(hostile.after_first, lists) == [(2, 2, 3)]
+    assert query(hostile.warehouse, lists) == [(0, 1, 1)]
 
 
 def test_every_file_and_every_id_is_accounted_for(hostile: HostileRuns) -> None:

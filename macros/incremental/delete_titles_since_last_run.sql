@@ -1,0 +1,25 @@
+{#- The intermediate layer re-derives only the titles staged since its last run.
+
+    On DuckDB its models are incremental. A model reads the titles whose batch is newer than the newest
+    batch it holds (its watermark). int_titles_unioned replaces their rows by title_key (delete+insert).
+    The unnested models use a pre-hook instead, which deletes every row of those titles before the insert
+    (append). delete+insert would keep the old elements of a title whose new version lists none.
+    A title staged again gets a newer batch, so a change is never missed. The model's query reads the
+    watermark after the hook's delete, which may lower it; the titles it then reads as well have no
+    rows left (every row carries its title's current batch, and none is above the watermark), so
+    nothing is inserted twice. Re-deriving a title gives the same rows, so a lagging watermark costs
+    time, never correctness.
+
+    On Spark these models are tables (dbt_project.yml). Plain parquet tables cannot delete rows, and
+    rewriting the table costs as much as rebuilding it. -#}
+
+{#- Pre-hook of an unnested model: deletes the rows of the titles it is about to re-derive. -#}
+{% macro delete_titles_since_last_run(titles) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where title_key in (
+            select title_key from {{ titles }}
+            where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
+        )
+    {%- endif -%}
+{%- endmacro %}
