@@ -7,6 +7,11 @@ nothing new compares its own view with the stamp; when all of it matches, the wa
 exactly what a build would produce, and the run ends in the time the staging scan takes. Anything else --
 a new batch, an edited model, another dbt version, a warehouse touched by hand, a failed or interrupted
 build (the stamp is removed before every build) -- means a full `dbt build` as before.
+
+A run that does build, with the same code as the last green build, leaves out dbt's unit tests: their
+inputs are fixtures in the project, so with the same project, packages and tools they give the same
+result as in that build, where they passed (dbt's own advice is to run them in development and CI, not on
+every production load). Any change to the code runs them again.
 """
 
 from __future__ import annotations
@@ -121,12 +126,34 @@ def record(data_dir: Path, target: str, packages_mode: str) -> None:
     tmp.replace(path)
 
 
-def unchanged_since_last_green_build(data_dir: Path, target: str, packages_mode: str) -> bool:
-    path = stamp_path(data_dir, target)
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+# What unit tests depend on: the code and the tools, never the data or the warehouse.
+CODE_KEYS = ("target", "project", "packages", "tools")
+
+
+def code_unchanged_since_last_green_build(data_dir: Path, target: str, packages_mode: str) -> bool:
+    """Whether the last green build on this data folder ran the same code with the same tools."""
+    recorded = _recorded(data_dir, target)
+    if recorded is None:
         return False
-    if not recorded.get("warehouse"):
+    now = {
+        "target": target,
+        "project": project_digest(),
+        "packages": packages_mode,
+        "tools": _tool_versions(),
+    }
+    return all(recorded.get(key) == now[key] for key in CODE_KEYS)
+
+
+def _recorded(data_dir: Path, target: str) -> dict[str, Any] | None:
+    try:
+        recorded = json.loads(stamp_path(data_dir, target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return recorded if isinstance(recorded, dict) else None
+
+
+def unchanged_since_last_green_build(data_dir: Path, target: str, packages_mode: str) -> bool:
+    recorded = _recorded(data_dir, target)
+    if recorded is None or not recorded.get("warehouse"):
         return False
     return recorded == current_state(data_dir, target, packages_mode)

@@ -145,8 +145,18 @@ def do_build(data_dir: Path, target: str, summary: RunSummary, *, skip_if_unchan
         dbt_log = Path(dbt_runner.dbt_env(data_dir)["DBT_LOG_PATH"]) / "dbt.log"
         log_start = spark_env.log_size(dbt_log)
     started = time.monotonic()
+    args = ["build", "--target", target]
+    if skip_if_unchanged and build_stamp.code_unchanged_since_last_green_build(
+        data_dir, target, packages.mode
+    ):
+        args += ["--exclude-resource-type", "unit_test"]
+        summary.unit_tests_skipped = (
+            "the models, macros, packages and tools are those of the last green build, where they passed"
+            " (`make build` or `pipeline.py run --rebuild` runs them)"
+        )
+        _say(f"Unit tests: left out; {summary.unit_tests_skipped}.")
     build_stamp.forget(data_dir, target)
-    returncode = dbt_runner.run_dbt(["build", "--target", target], packages, data_dir)
+    returncode = dbt_runner.run_dbt(args, packages, data_dir)
     if returncode == 0:
         build_stamp.record(data_dir, target, packages.mode)
     if target == "spark" and returncode != 0:

@@ -31,6 +31,7 @@ class RunSummary:
     data_dir: Path | None = None
     target: str = "duckdb"
     build_skipped: str = ""  # why `run` did not run dbt build, when it did not
+    unit_tests_skipped: str = ""  # why `run` left dbt's unit tests out of its build, when it did
 
 
 def layer_row_counts(warehouse: Path) -> dict[str, tuple[int, int]]:
@@ -155,6 +156,8 @@ def print_summary(summary: RunSummary) -> None:
             f" on target {summary.target} ({summary.build.elapsed_s:.1f} s)"
         )
         lines.append(_test_line(summary.build, summary.packages))
+        if summary.unit_tests_skipped:
+            lines.append(f"Unit tests    not run: {summary.unit_tests_skipped}")
         for failure in summary.build.failures[:20]:
             lines.append(f"  FAILED      {failure}")
     if summary.warehouse is not None:

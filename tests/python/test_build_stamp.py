@@ -90,3 +90,47 @@ def test_a_stamp_of_the_other_target_does_not_count(data_dir: Path) -> None:
 def test_an_unreadable_stamp_means_build(data_dir: Path) -> None:
     build_stamp.stamp_path(data_dir, "duckdb").write_text("{not json")
     assert not unchanged(data_dir)
+
+
+# Unit tests: left out of a build only when the code is that of the last green build.
+
+
+def same_code(data_dir: Path, packages: str = "installed", target: str = "duckdb") -> bool:
+    return build_stamp.code_unchanged_since_last_green_build(data_dir, target, packages)
+
+
+def test_new_data_with_the_same_code_leaves_the_unit_tests_out(data_dir: Path) -> None:
+    (data_dir / "landing" / "batch=b000002").mkdir()
+    warehouse = data_dir / "tmdb.duckdb"
+    warehouse.write_bytes(b"a warehouse with more rows")
+    assert not unchanged(data_dir)  # a build, then
+    assert same_code(data_dir)  # but its unit tests would give what they gave last time
+
+
+@pytest.mark.parametrize(
+    "edited", ["models/intermediate/int_titles_unioned.sql", "macros/engine", "profiles.yml"]
+)
+def test_edited_code_runs_the_unit_tests(data_dir: Path, edited: str) -> None:
+    target = paths.REPO_ROOT / edited
+    if target.is_dir():
+        (target / "new_macro.sql").write_text("{% macro new_macro() %}1{% endmacro %}\n")
+    else:
+        target.write_text(target.read_text() + "\n-- edited\n")
+    assert not same_code(data_dir)
+
+
+def test_other_packages_or_target_run_the_unit_tests(data_dir: Path) -> None:
+    assert not same_code(data_dir, packages="unavailable")
+    assert not same_code(data_dir, target="spark")
+
+
+def test_another_dbt_version_runs_the_unit_tests(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_versions = build_stamp._tool_versions()
+    monkeypatch.setattr(build_stamp, "_tool_versions", lambda: {**real_versions, "dbt-core": "0.0.0"})
+    assert not same_code(data_dir)
+
+
+def test_no_green_build_runs_the_unit_tests(data_dir: Path) -> None:
+    assert same_code(data_dir)
+    build_stamp.forget(data_dir, "duckdb")  # a build started and did not end green
+    assert not same_code(data_dir)

@@ -237,6 +237,9 @@ def test_a_folder_of_hostile_files_runs_to_the_end_twice(hostile: HostileRuns) -
     assert printed_batch(hostile.first.stdout) == "b000001"
     assert printed_batch(hostile.second.stdout) == "b000002"
     assert batches(hostile.landing) == ["b000001", "b000002"]
+    # the second build has the first one's code, so dbt's unit tests (fixtures, no data) are not run again
+    assert "Unit tests    not run" not in hostile.first.stdout
+    assert "Unit tests    not run" in hostile.second.stdout
 
 
 def test_summary_manifest_and_batch_summary_agree_on_every_file(hostile: HostileRuns) -> None:
