@@ -123,8 +123,8 @@ def stage(
         prior = _load_manifests(landing_dir, batches, announce)
         verified = _load_verified(landing_dir, prior)
         timings = {"manifests_s": time.perf_counter() - started}
-        items, stats = _scan(dataset_dir)
-        if not items:
+        items, stats = _scan(dataset_dir, prior)
+        if not sum(stats.seen.values()):
             raise UserError(
                 f"The dataset folder {dataset_dir} has no files in movies/movies or series/series: "
                 "nothing to stage. Check that the download or copy finished."
@@ -474,8 +474,9 @@ def _source_name(name: str) -> str:
         return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _scan(dataset_dir: Path) -> tuple[list[Item], _Stats]:
-    """List every entry of the two dataset folders: names only, the workers stat and read them."""
+def _scan(dataset_dir: Path, prior: dict[str, _Prior]) -> tuple[list[Item], _Stats]:
+    """List both dataset folders. A file with the size and mtime of its latest manifest entry is counted
+    as unchanged here; only the others are handed to the workers, which read them."""
     stats = _Stats()
     items: list[Item] = []
     for entity, sub in SUBFOLDERS.items():
@@ -484,13 +485,55 @@ def _scan(dataset_dir: Path) -> tuple[list[Item], _Stats]:
             continue
         listed_before = len(items)
         try:
-            with os.scandir(folder) as entries:
-                items += [(entry.inode(), entity, entry.name) for entry in entries]
+            # through a folder descriptor, so that each stat resolves one name rather than the whole path
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                with os.scandir(fd) as entries:
+                    if prior:
+                        items += _changed(entries, entity, sub, prior, stats)
+                    else:
+                        items += [(entry.inode(), entity, entry.name) for entry in entries]
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise UserError(f"Cannot list the dataset folder {folder}: {exc.strerror}.") from exc
-        stats.seen[entity] = len(items) - listed_before
-    items.sort()  # inode order reads faster from a cold disk cache
+        stats.seen[entity] = len(items) - listed_before + stats.unchanged[entity]
+    items.sort(key=_inode)  # inode order reads faster from a cold disk cache
     return items, stats
+
+
+def _inode(item: Item) -> int:
+    return item[0]
+
+
+def _changed(
+    entries: Iterator[os.DirEntry[str]], entity: str, sub: str, prior: dict[str, _Prior], stats: _Stats
+) -> list[Item]:
+    """The entries that are new or changed since their latest manifest entry; the others are counted."""
+    changed: list[Item] = []
+    unchanged = still_quarantined = 0
+    for entry in entries:
+        name = entry.name
+        before = prior.get(f"{sub}/{name}" if name.isascii() else f"{sub}/{_source_name(name)}")
+        # unreadable files are always retried: permissions can change without the mtime
+        if before is not None and before.reason != "unreadable":
+            try:
+                st = entry.stat()
+            except OSError:
+                st = None  # reported when a worker opens it
+            if (
+                st is not None
+                and st.st_size == before.size
+                and st.st_mtime_ns == before.mtime_ns
+                and stat.S_ISREG(st.st_mode)
+            ):
+                unchanged += 1  # same size and mtime as last time: not even read
+                still_quarantined += before.reason is not None
+                continue
+        changed.append((entry.inode(), entity, name))
+    stats.unchanged[entity] += unchanged
+    stats.still_quarantined[entity] += still_quarantined
+    return changed
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -620,12 +663,7 @@ def process_chunk(task: _Work | tuple[int, int]) -> _Stats:
         sub = SUBFOLDERS[entity]
         path = f"{work.dataset_dir}/{sub}/{name}"
         source_file = f"{sub}/{name}" if name.isascii() else f"{sub}/{_source_name(name)}"
-        before = prior_of.get(source_file)
-        if before is not None and _same_stat(path, before):
-            stats.unchanged[entity] += 1  # same size and mtime as last time: not even read
-            if before.reason is not None:
-                stats.still_quarantined[entity] += 1
-            continue
+        before = prior_of.get(source_file)  # the scan found it new, or changed in size or mtime
         prior_sha = before.sha256 if before is not None else None
         size, mtime, sha, reason, detail, tmdb_id, doc = _examine(
             path, entity, prior_sha, quarantine_dir, stats
@@ -673,18 +711,6 @@ def process_chunk(task: _Work | tuple[int, int]) -> _Stats:
         with open(f"{work.tmp_batch}/.manifest-{_worker_index}.part", "ab") as out:
             out.writelines(manifest)
     return stats
-
-
-def _same_stat(path: str, before: _Prior) -> bool:
-    """Whether a file has the size and mtime of its latest manifest entry (unreadable ones are retried:
-    permissions can change without the mtime)."""
-    if before.reason == "unreadable":
-        return False
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False  # reported when it is opened
-    return st.st_size == before.size and st.st_mtime_ns == before.mtime_ns and stat.S_ISREG(st.st_mode)
 
 
 def _slice_shared(work: _Work, start: int, stop: int) -> _Work:
