@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -21,6 +22,11 @@ from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.paths import REPO_ROOT
 
 REQUIRED_PACKAGES = ("dbt_expectations", "dbt_date")
+# Where `dbt deps` fetches the package index; probed first, so that a checkout with no network does not wait
+# for dbt to fail on every run. With a proxy configured, dbt alone can tell.
+HUB_HOST = "hub.getdbt.com"
+HUB_PROBE_TIMEOUT_S = 3.0
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
 PACKAGES_DIR = REPO_ROOT / "dbt_packages"
 OFFLINE_PROJECT = REPO_ROOT / ".dbt_offline"
 # dbt's target/ and logs/ folders; DBT_TARGET_PATH / DBT_LOG_PATH move them (e.g. one per test run), and
@@ -140,26 +146,41 @@ def prepare_packages(announce: Announce = print) -> Packages:
     if mirror:
         _install_from_mirror(Path(mirror).expanduser())
         return Packages("mirror", f"installed from DBT_PACKAGES_MIRROR={mirror}")
-    if os.environ.get("TMDB_SKIP_DBT_DEPS") != "1":
-        announce("dbt deps: installing packages from the dbt Hub ...")
-        timeout = float(os.environ.get("TMDB_DBT_DEPS_TIMEOUT", "120"))
-        try:
-            deps = subprocess.run(
-                [_dbt_executable(), "deps"],
-                check=False,
-                cwd=REPO_ROOT,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-            reason = _last_error_line(deps.stdout + deps.stderr) if deps.returncode else ""
-        except subprocess.TimeoutExpired:
-            reason = f"dbt deps did not finish within {timeout:.0f} s"
-        if not _missing_installed():
-            return Packages("hub", "installed from the dbt Hub")
-    else:
-        reason = "TMDB_SKIP_DBT_DEPS=1"
+    if os.environ.get("TMDB_SKIP_DBT_DEPS") == "1":
+        return Packages("unavailable", "TMDB_SKIP_DBT_DEPS=1")
+    unreachable = _hub_unreachable()
+    if unreachable:
+        return Packages("unavailable", unreachable)
+    announce("dbt deps: installing packages from the dbt Hub ...")
+    timeout = float(os.environ.get("TMDB_DBT_DEPS_TIMEOUT", "120"))
+    try:
+        deps = subprocess.run(
+            [_dbt_executable(), "deps"],
+            check=False,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        reason = _last_error_line(deps.stdout + deps.stderr) if deps.returncode else ""
+    except subprocess.TimeoutExpired:
+        reason = f"dbt deps did not finish within {timeout:.0f} s"
+    if not _missing_installed():
+        return Packages("hub", "installed from the dbt Hub")
     return Packages("unavailable", reason or "dbt deps installed nothing")
+
+
+def _hub_unreachable() -> str:
+    """Why the dbt Hub cannot be reached, found in milliseconds; "" when it may be (or a proxy decides).
+
+    Without a network route, `dbt deps` takes ~8 s to fail, on every run of an air-gapped checkout."""
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return ""  # only dbt (through the proxy) can tell
+    try:
+        socket.create_connection((HUB_HOST, 443), timeout=HUB_PROBE_TIMEOUT_S).close()
+    except OSError as exc:
+        return f"dbt deps could not reach the dbt Hub: no network route to {HUB_HOST} from here ({exc})"
+    return ""
 
 
 def _last_error_line(output: str) -> str:
