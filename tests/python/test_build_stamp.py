@@ -50,12 +50,17 @@ def test_a_new_batch_means_build(data_dir: Path) -> None:
     "edited", ["models/core/dim_titles.sql", "macros/cleaning", "seeds", "dbt_project.yml", "tests/dbt"]
 )
 def test_an_edited_or_added_project_file_means_build(data_dir: Path, edited: str) -> None:
+    edit_project(edited)
+    assert not unchanged(data_dir)
+
+
+def edit_project(edited: str) -> None:
+    """Append a line to a project file, or add a file to a project folder."""
     target = paths.REPO_ROOT / edited
     if target.is_dir():
-        (target / "new_file.sql").write_text("select 1\n")
+        (target / "new_file.sql").write_text("{% macro new_macro() %}1{% endmacro %}\n")
     else:
         target.write_text(target.read_text() + "\n-- edited\n")
-    assert not unchanged(data_dir)
 
 
 def test_other_dbt_packages_mean_build(data_dir: Path) -> None:
@@ -111,11 +116,7 @@ def test_new_data_with_the_same_code_leaves_the_unit_tests_out(data_dir: Path) -
     "edited", ["models/intermediate/int_titles_unioned.sql", "macros/engine", "profiles.yml"]
 )
 def test_edited_code_runs_the_unit_tests(data_dir: Path, edited: str) -> None:
-    target = paths.REPO_ROOT / edited
-    if target.is_dir():
-        (target / "new_macro.sql").write_text("{% macro new_macro() %}1{% endmacro %}\n")
-    else:
-        target.write_text(target.read_text() + "\n-- edited\n")
+    edit_project(edited)
     assert not same_code(data_dir)
 
 
