@@ -1,4 +1,6 @@
-# Every command a contributor, CI (.ci/run) and the GitHub workflows run goes through these targets.
+# Every command a contributor, CI (.ci/run) and the GitHub workflows run goes through these targets. Each one
+# calls the project's one command, `tmdb`, which the first target to need it installs into .venv (the package,
+# editable, with its dependencies at the exact versions and hashes of requirements/*.txt).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -6,6 +8,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+TMDB := $(BIN)/tmdb
 # Where the data comes from: auto (Kaggle when credentials are found, else the sample), sample, kaggle, or a folder.
 SOURCE ?= auto
 # dbt target: duckdb (default) or spark.
@@ -14,55 +17,71 @@ DOCS_PORT ?= 8080
 # Gates `make test` leaves out, comma-separated: CI's main job sets SKIP_GATES=spark and runs
 # `make test-spark` as a job of its own.
 SKIP_GATES ?=
+BENCH_ARGS ?=
 comma := ,
-# `make test` installs the Spark packages for its spark gate, unless that gate is skipped.
-TEST_SPARK_REQUIREMENTS := $(if $(filter spark,$(subst $(comma), ,$(SKIP_GATES))),,$(BIN)/.requirements-spark-installed)
+skipped = $(filter $(1),$(subst $(comma), ,$(SKIP_GATES)))
+# The extras a target needs on top of the base install: Spark for TARGET=spark and for the spark gate.
+TARGET_EXTRAS := $(if $(filter spark,$(TARGET)),$(BIN)/.installed-spark)
+TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark)
 
-.PHONY: help venv run stage build test test-spark lint docs hooks bench clean
+.PHONY: help venv venv-dev venv-spark venv-bench lock run stage build test test-spark lint docs hooks bench clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(BIN)/.requirements-installed: requirements.txt
+# The base install: pip itself (older pips reject a hashed lock naming an extra), the locked dependencies,
+# then the package, editable, so that `tmdb` runs the code in scripts/.
+$(BIN)/.installed-base: requirements/pip.txt requirements/base.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements/pip.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements/base.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
 	@touch $@
 
-venv: $(BIN)/.requirements-installed ## Create .venv and install requirements.txt (done by every target on first use)
-
-# The Spark target's packages (pyspark, dbt-spark; ~630 MB). `make test` builds on Spark too (the spark
-# gate); `make run/build TARGET=spark` install them on demand (scripts/tmdb_pipeline/spark_env.py).
-$(BIN)/.requirements-spark-installed: $(BIN)/.requirements-installed requirements-spark.txt
-	$(PY) -m pip install --quiet -r requirements-spark.txt
+# An extra (dev, spark, bench): its lock file holds the base dependencies too, at the same versions.
+$(BIN)/.installed-%: requirements/%.txt $(BIN)/.installed-base
+	$(PY) -m pip install --quiet --require-hashes -r $<
 	@touch $@
 
-run: venv ## Stage the data (SOURCE=...) and build + test the warehouse (TARGET=...), then print a summary
-	$(PY) scripts/pipeline.py run --source "$(SOURCE)" --target "$(TARGET)"
+venv: $(BIN)/.installed-base ## Create .venv with `tmdb` and its locked dependencies (done by every target on first use)
+venv-dev: $(BIN)/.installed-dev ## Add the gates' tools (sqlfluff, ruff, pytest, dbt-bouncer, ...)
+venv-spark: $(BIN)/.installed-spark ## Add the Spark target (pyspark, dbt-spark; ~630 MB; needs Java 17)
+venv-bench: $(BIN)/.installed-bench ## Add the benchmark's pandas and psutil
+
+lock: $(BIN)/.installed-dev ## Re-resolve every dependency (uv.lock) and export requirements/*.txt from it
+	UV_SYSTEM_CERTS=1 $(BIN)/uv lock
+	UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --only-group pip --no-header --no-annotate -o requirements/pip.txt
+	for set in base dev spark bench; do \
+	  UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --no-dev --group build \
+	    $$([ $$set = base ] || echo --extra $$set) --no-header --no-annotate -o requirements/$$set.txt || exit 1; \
+	done
+
+run: venv $(TARGET_EXTRAS) ## Stage the data (SOURCE=...) and build + test the warehouse (TARGET=...), then print a summary
+	$(TMDB) run --source "$(SOURCE)" --target "$(TARGET)"
 
 stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it into the landing zone
-	$(PY) scripts/pipeline.py stage --source "$(SOURCE)"
+	$(TMDB) stage --source "$(SOURCE)"
 
-build: venv ## Install dbt packages (or skip them, loudly) and run dbt build on what was staged last
-	$(PY) scripts/pipeline.py build --target "$(TARGET)"
+build: venv $(TARGET_EXTRAS) ## dbt build (every model, snapshot, seed, test) on what was staged last
+	$(TMDB) build --target "$(TARGET)"
 
-test: venv $(TEST_SPARK_REQUIREMENTS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, spark (SKIP_GATES=...)
-	$(PY) scripts/pipeline.py test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)")
+test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, spark (SKIP_GATES=...)
+	$(TMDB) test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)")
 
-test-spark: venv $(BIN)/.requirements-spark-installed ## The spark gate alone: the models built on DuckDB and Spark, compared
-	$(PY) scripts/pipeline.py test --only spark
+test-spark: venv $(BIN)/.installed-dev $(BIN)/.installed-spark ## The spark gate alone: the models built on DuckDB and Spark, compared
+	$(TMDB) test --only spark
 
-lint: venv ## The static gates only (sqlfluff, ruff, conventions, workflows)
-	$(PY) scripts/pipeline.py test --only static
+lint: venv $(BIN)/.installed-dev ## The static gates only (sqlfluff, ruff, conventions, workflows)
+	$(TMDB) test --only static
 
 docs: venv ## Generate the dbt docs and serve them on localhost:$(DOCS_PORT)
-	$(PY) scripts/pipeline.py docs --port "$(DOCS_PORT)"
+	$(TMDB) docs --port "$(DOCS_PORT)"
 
-hooks: venv ## Install the pre-commit git hook
+hooks: venv $(BIN)/.installed-dev ## Install the pre-commit git hook
 	$(BIN)/pre-commit install
 
-bench: venv ## Full-size benchmark; writes docs/performance.{md,json}
-	$(PY) scripts/pipeline.py bench $(BENCH_ARGS)
+bench: venv $(BIN)/.installed-bench ## Full-size benchmark; writes docs/performance.{md,json} (BENCH_ARGS=...)
+	$(TMDB) bench $(BENCH_ARGS)
 
 clean: ## Remove build output and the data folders (landing zones, warehouses)
 	rm -rf target logs dbt_packages .dbt_offline data

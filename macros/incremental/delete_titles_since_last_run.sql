@@ -21,7 +21,7 @@
         {%- if 'batch_id' not in columns -%}
             {{ exceptions.raise_compiler_error(
                 this ~ ' was built before the intermediate layer became incremental (it has no batch_id'
-                ~ ' column). Rebuild that layer once: python scripts/pipeline.py dbt build --full-refresh'
+                ~ ' column). Rebuild that layer once: tmdb dbt build --full-refresh'
                 ~ ' --select intermediate+ (or delete the warehouse file and run again).'
             ) }}
         {%- endif %}

@@ -1,181 +1,177 @@
-"""`scripts/pipeline.py`: the commands behind `make run|stage|build|test|docs|bench`."""
+"""`tmdb`: the one command of the project. Every `make` target calls it; `tmdb --help` lists what it does.
+
+One parser tree: a sub-command per thing the pipeline does, each a few calls into the flow's subpackages
+(extract -> stage -> warehouse -> report) or into the contributors' tooling (devtools). A user's mistake
+ends in a short paragraph saying what to do (errors.UserError), never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
-import fcntl
-import importlib
-import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
-from tmdb_pipeline import build_stamp, dbt_runner, paths
-from tmdb_pipeline.errors import LockedError, UserError
-from tmdb_pipeline.summary import RunSummary, layer_row_counts, load_accounting, print_summary
+from tmdb_pipeline import extract
+from tmdb_pipeline.errors import UserError
+from tmdb_pipeline.project import project
+from tmdb_pipeline.report import skipped_tests
+from tmdb_pipeline.report.summary import RunSummary, print_summary
+from tmdb_pipeline.warehouse import BuildOutcome, build, dbt, packages
+from tmdb_pipeline.warehouse.targets import NAMES as TARGETS
+from tmdb_pipeline.workspace import DataRoot, Workspace
 
 
 def _say(message: str) -> None:
     print(message, flush=True)
 
 
-@contextmanager
-def run_lock(data_dir: Path) -> Iterator[None]:
-    """One pipeline run per checkout at a time: runs share dbt's target/ folder, and two runs on one warehouse
-    would collide. A second run is told so at once instead of waiting or corrupting the first."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = paths.DATA_ROOT / ".pipeline.lock"
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise LockedError(
-                f"Another pipeline run ({holder}) is running in this checkout (lock file {lock_path}). "
-                "Wait for it to finish, or stop it, then run again. Nothing was changed by this run."
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"PID {os.getpid()}, on {data_dir}, started {time.strftime('%Y-%m-%d %H:%M:%S')}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
+# ----------------------------------------------------------------------------------------------------
+# The pipeline: run = stage + build
 
 
-def ensure_warehouse_free(warehouse: Path) -> None:
-    """Fail fast, with the holder named, when another process has the DuckDB file open for writing."""
-    if not warehouse.exists():
-        return
-    import duckdb
+def _stage(args: argparse.Namespace, data_root: DataRoot, summary: RunSummary) -> Workspace:
+    from tmdb_pipeline.stage import stage
 
-    try:
-        duckdb.connect(str(warehouse)).close()
-    except duckdb.IOException as error:
-        raise LockedError(
-            f"The warehouse {warehouse} is locked by another process: {str(error).splitlines()[0]}\n"
-            "Close that process (a DuckDB shell, a notebook, a BI tool or another dbt run), then run again."
-        ) from None
-
-
-def ensure_writable(folder: Path) -> None:
-    """Refuse before dbt starts when the warehouse cannot be written, rather than fail halfway through."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-probe-{os.getpid()}"
-        probe.write_bytes(b"\0" * 1024 * 1024)
-        probe.unlink()
-    except OSError as error:
-        raise UserError(
-            f"Cannot write the warehouse folder {folder}: {error.strerror or error}. Free some disk "
-            "space or fix the folder's permissions (or point TMDB_DUCKDB_PATH elsewhere), then run again. "
-            "The warehouse was not touched."
-        ) from None
-
-
-def current_data_dir() -> Path:
-    if os.environ.get("TMDB_DATA_DIR"):
-        return Path(os.environ["TMDB_DATA_DIR"]).resolve()
-    if not paths.CURRENT_LINK.exists():
-        raise UserError(
-            "Nothing has been staged yet, so there is nothing to build. Run `make stage` (or `make run`) "
-            "first; `make stage SOURCE=sample` works offline."
-        )
-    return paths.CURRENT_LINK.resolve()
-
-
-def resolve_dataset(source: str, summary: RunSummary) -> tuple[Path, Path]:
-    """The dataset folder to stage from, and the data folder (landing zone + warehouse) it belongs to."""
-    from tmdb_pipeline import extract
-
-    dataset = extract.resolve_source(source, announce=_say)
+    dataset = extract.resolve_source(args.source, data_root, announce=_say)
     summary.source = dataset.label
-    return dataset.path, paths.data_dir_for(str(dataset.path) if dataset.kind == "folder" else dataset.kind)
+    workspace = data_root.for_source(dataset.kind, dataset.path)
+    summary.workspace = workspace
+    landing = Path(args.landing).resolve() if getattr(args, "landing", None) else workspace.landing
+    summary.stage = stage(
+        dataset.path,
+        landing,
+        source_label=dataset.label,
+        workers=getattr(args, "workers", 2),
+        progress=getattr(args, "progress", None),
+        announce=_say,
+    )
+    workspace.make_current()
+    return workspace
 
 
-def do_stage(dataset_path: Path, data_dir: Path, summary: RunSummary) -> None:
-    from tmdb_pipeline import stage
-
-    summary.stage = stage.stage(dataset_path, paths.landing_dir(data_dir), source_label=summary.source)
-    summary.data_dir = data_dir
-    paths.point_current_at(data_dir)
-
-
-def _fill_from_warehouse(summary: RunSummary, data_dir: Path, target: str) -> None:
-    warehouse = paths.warehouse_path(data_dir)
-    summary.warehouse = warehouse if target == "duckdb" else None
-    summary.data_dir = data_dir
-    summary.target = target
-    if target == "duckdb" and warehouse.exists():
-        summary.rows = layer_row_counts(warehouse)
-        summary.accounting = load_accounting(warehouse)
+def _build(workspace: Workspace, target: str, summary: RunSummary, *, economical: bool) -> int:
+    nothing_new = summary.stage is not None and summary.stage.batch_id is None
+    summary.workspace = workspace
+    summary.build = outcome = build(
+        workspace, target, project(), economical=economical, nothing_new=nothing_new, announce=_say
+    )
+    summary.read_warehouse()
+    _note_skipped_tests(outcome, summary)
+    return 0 if outcome.ok else 1
 
 
-def do_build(data_dir: Path, target: str, summary: RunSummary, *, skip_if_unchanged: bool = False) -> int:
-    """`dbt build` on the data folder; with skip_if_unchanged (`run`), not when it would change nothing."""
-    warehouse = paths.warehouse_path(data_dir)
-    if target == "duckdb":
-        ensure_writable(warehouse.parent)
-        ensure_warehouse_free(warehouse)
-    packages = dbt_runner.prepare_packages(_say)
-    _say(f"dbt packages: {packages.mode} ({packages.detail})")
-    nothing_staged = summary.stage is not None and summary.stage.batch_id is None
-    if (
-        skip_if_unchanged
-        and nothing_staged
-        and build_stamp.unchanged_since_last_green_build(data_dir, target, packages.mode)
-    ):
-        summary.packages = packages
-        summary.build_skipped = (
-            "nothing new was staged, and the project, dbt packages and warehouse are as the last green"
-            " build left them (`make build` or `pipeline.py run --rebuild` builds anyway)"
+def _note_skipped_tests(outcome: BuildOutcome, summary: RunSummary) -> None:
+    if outcome.result is not None and outcome.result.skipped_expectations:
+        summary.skipped_list = skipped_tests.write_list(
+            outcome.result.skipped_expectations, project().target_dir
         )
-        _fill_from_warehouse(summary, data_dir, target)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    summary = RunSummary(started=time.monotonic())
+    data_root = DataRoot.from_env()
+    with data_root.run_lock():
+        workspace = _stage(args, data_root, summary)
+        code = _build(workspace, args.target, summary, economical=not args.rebuild)
+    print_summary(summary)
+    return code
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    summary = RunSummary(started=time.monotonic())
+    data_root = DataRoot.from_env()
+    with data_root.run_lock():
+        _stage(args, data_root, summary)
+    print_summary(summary)
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    summary = RunSummary(started=time.monotonic())
+    data_root = DataRoot.from_env()
+    workspace = data_root.require_current()
+    with data_root.run_lock():
+        code = _build(workspace, args.target, summary, economical=False)
+    print_summary(summary)
+    return code
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    dataset = extract.resolve_source(args.source, DataRoot.from_env(), announce=_say)
+    print(f"{dataset.label}: {dataset.path}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from tmdb_pipeline.extract import sample
+
+    movies, series = sample.parse_size(args.size)
+    spec = sample.SampleSpec(movies, series, args.seed, args.version)
+    started = time.perf_counter()
+    if args.out is not None:
+        sample.generate(args.out, spec, workers=args.workers, force=args.force)
+        where = args.out
+    else:
+        where, fresh = sample.ensure_in_kagglehub_cache(args.kagglehub_cache, spec, workers=args.workers)
+        if not fresh:
+            print(f"The {spec.label()} is already in {where}; nothing to do.")
+            return 0
+    files = spec.count("movies") + spec.count("series")
+    elapsed = time.perf_counter() - started
+    print(f"Wrote the {spec.label()} to {where}: {files:,} files in {elapsed:.1f} s.")
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    """dbt with the packages handled, on the current data folder (any dbt command and options)."""
+    from tmdb_pipeline.warehouse.build_stamp import BuildStamp
+    from tmdb_pipeline.warehouse.targets import for_name
+
+    dbt_args = list(args.dbt_args)
+    if dbt_args[:1] == ["deps"]:
+        return _dbt_deps()
+    current = project()
+    available = packages.prepare(current, _say)
+    workspace = DataRoot.from_env().current()
+    target = for_name(dbt_target(dbt_args) or "duckdb")
+    env: dict[str, str] = {}
+    if workspace is not None:
+        if target.name != "duckdb":
+            target.prepare(workspace)  # Spark: something staged, Java, the metastore free
+        env = {**workspace.dbt_env(), **target.env(workspace)}
+        if dbt.writes_warehouse(dbt_args):
+            # dbt by hand may change the warehouse: the next run builds rather than trust the last stamp
+            BuildStamp(workspace, target, current).forget(
+                f"`tmdb dbt {' '.join(dbt_args)}` ran by hand since"
+            )
+    code = dbt.run(dbt_args, available, current, env)
+    if not available.complete and dbt_args[:1] in (["build"], ["test"]):
+        skipped = dbt.skipped_expectation_tests(current)
+        listed = skipped_tests.write_list(skipped, current.target_dir)
+        for line in skipped_tests.note(skipped, available.detail, listed, str(listed)):
+            _say(line)
+    return code
+
+
+def _dbt_deps() -> int:
+    """`dbt deps` through the pipeline: the mirror or the Hub when they can be had, a clear word if not."""
+    available = packages.prepare(project(), _say)
+    if available.complete:
+        _say(f"dbt packages: {available.mode} ({available.detail}).")
         return 0
-    if target == "spark":
-        from tmdb_pipeline import spark_env
-
-        # installs requirements-spark.txt on demand, checks Java and that the metastore is free
-        spark_env.prepare(data_dir, _say)
-        dbt_log = Path(dbt_runner.dbt_env(data_dir)["DBT_LOG_PATH"]) / "dbt.log"
-        log_start = spark_env.log_size(dbt_log)
-    started = time.monotonic()
-    args = ["build", "--target", target]
-    if skip_if_unchanged and build_stamp.code_unchanged_since_last_green_build(
-        data_dir, target, packages.mode
-    ):
-        args += ["--exclude-resource-type", "unit_test"]
-        summary.unit_tests_skipped = (
-            "the models, macros, packages and tools are those of the last green build, where they passed"
-            " (`make build` or `pipeline.py run --rebuild` runs them)"
-        )
-        _say(f"Unit tests: left out; {summary.unit_tests_skipped}.")
-    build_stamp.forget(data_dir, target)
-    returncode = dbt_runner.run_dbt(args, packages, data_dir)
-    if returncode == 0:
-        build_stamp.record(data_dir, target, packages.mode)
-    if target == "spark" and returncode != 0:
-        hint = spark_env.failure_hint(data_dir, dbt_log, log_start)
-        if hint:
-            _say(f"\n{hint}")
-    build = dbt_runner.read_run_results()
-    build.returncode = returncode
-    build.elapsed_s = time.monotonic() - started
-    build.skipped_expectations = [] if packages.complete else dbt_runner.skipped_expectation_tests()
-    summary.packages = packages
-    summary.build = build
-    _fill_from_warehouse(summary, data_dir, target)
-    dbt_runner.announce_skipped(packages, build.skipped_expectations, _say)
-    return 0 if returncode == 0 else 1
+    raise UserError(
+        f"The dbt packages could not be installed: {available.detail}. Set DBT_PACKAGES_MIRROR to a folder "
+        "holding dbt_expectations and dbt_date checkouts, or run where hub.getdbt.com is reachable. Without "
+        "them `tmdb dbt ...` still runs, leaving out (and listing) the tests that need them."
+    )
 
 
 def dbt_target(dbt_args: Sequence[str]) -> str | None:
     """The target a dbt command line names (`--target x`, `--target=x`, `-t x`), else dbt's DBT_TARGET."""
+    import os
+
     for i, arg in enumerate(dbt_args):
         if arg in ("--target", "-t") and i + 1 < len(dbt_args):
             return dbt_args[i + 1]
@@ -184,79 +180,168 @@ def dbt_target(dbt_args: Sequence[str]) -> str | None:
     return os.environ.get("DBT_TARGET")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pipeline.py", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (
-        ("run", "stage, then build"),
-        ("stage", "get the data and stage it into the landing zone"),
-        ("build", "dbt build (with tests) on what was staged last"),
-    ):
-        command = commands.add_parser(name, help=help_text)
-        if name in ("run", "stage"):
-            command.add_argument(
-                "--source",
-                default="auto",
-                help="auto | sample | kaggle | <dataset folder>",
-            )
-        if name in ("run", "build"):
-            command.add_argument("--target", default="duckdb", choices=["duckdb", "spark"])
-        if name == "run":
-            command.add_argument(
-                "--rebuild",
-                action="store_true",
-                help="run dbt build even when nothing new was staged and the project is unchanged",
-            )
-    for name, module in (("test", "gates"), ("docs", "docs"), ("bench", "bench")):
-        commands.add_parser(name, help=f"see tmdb_pipeline.{module}", add_help=False)
-    dbt = commands.add_parser("dbt", help="run dbt with the packages handled: pipeline.py dbt <dbt args>")
-    dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+def cmd_docs(args: argparse.Namespace) -> int:
+    from tmdb_pipeline.warehouse import docs_site
 
-    args, rest = parser.parse_known_args(argv)
-    if args.command in ("test", "docs", "bench"):
-        module = {"test": "gates", "docs": "docs", "bench": "bench"}[args.command]
-        return int(importlib.import_module(f"tmdb_pipeline.{module}").main(rest))
-    if args.command == "dbt":
-        # dbt's own options (`--select`, `--version`, ...) belong to dbt, wherever argparse put them.
-        args.dbt_args = [*args.dbt_args, *rest]
-    elif rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
-
-    summary = RunSummary(started=time.monotonic())
+    docs_dir = (args.docs_dir or project().target_dir / "docs").resolve()
+    if not args.no_generate:
+        workspace = DataRoot.from_env().current()
+        if workspace is None:
+            raise UserError(
+                "There is no warehouse to document yet: nothing has been built. Run `make run` first "
+                "(`make run SOURCE=sample` works offline), then `make docs`."
+            )
+        docs_site.generate(workspace, project(), docs_dir)
+        if args.no_serve:
+            print(f"dbt docs: site written to {docs_dir}", flush=True)
+            return 0
+    server = docs_site.server(docs_dir, args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"dbt docs: serving {docs_dir} at http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     try:
-        if args.command == "dbt":
-            packages = dbt_runner.prepare_packages(_say)
-            data_dir = (
-                current_data_dir() if paths.CURRENT_LINK.exists() or os.environ.get("TMDB_DATA_DIR") else None
-            )
-            if dbt_target(args.dbt_args) == "spark":
-                from tmdb_pipeline import spark_env
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("\ndbt docs: stopped.")
+    finally:
+        server.server_close()
+    return 0
 
-                # as `build --target spark`: something staged, Java, the metastore free, absolute paths
-                spark_env.prepare(data_dir or current_data_dir(), _say)
-            if data_dir is not None:
-                # dbt by hand may change the warehouse: the next `run` builds rather than trust the stamp
-                for target in ("duckdb", "spark"):
-                    build_stamp.forget(data_dir, target)
-            code = dbt_runner.run_dbt(args.dbt_args, packages, data_dir)
-            if not packages.complete and args.dbt_args[:1] and args.dbt_args[0] in ("build", "test"):
-                dbt_runner.announce_skipped(packages, dbt_runner.skipped_expectation_tests(), _say)
-            return code
-        if args.command == "build":
-            data_dir = current_data_dir()
-            with run_lock(data_dir):
-                code = do_build(data_dir, args.target, summary)
-        else:
-            dataset_path, data_dir = resolve_dataset(args.source, summary)
-            with run_lock(data_dir):
-                do_stage(dataset_path, data_dir, summary)
-                code = (
-                    do_build(data_dir, args.target, summary, skip_if_unchanged=not args.rebuild)
-                    if args.command == "run"
-                    else 0
-                )
-        print_summary(summary)
-        return code
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from tmdb_pipeline.devtools import gates
+
+    return gates.run_gates(args.only, args.skip)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from tmdb_pipeline.devtools import bench
+
+    return bench.run_benchmark(args)
+
+
+def cmd_check_secrets(args: argparse.Namespace) -> int:
+    from tmdb_pipeline.devtools import secrets
+
+    return secrets.check(args.files)
+
+
+def cmd_bench_step(args: argparse.Namespace) -> int:
+    from tmdb_pipeline.devtools.bench import reference_loaders
+
+    return reference_loaders.run_step(args.step, Path(args.folder), args.extra)
+
+
+# ----------------------------------------------------------------------------------------------------
+# The parser tree
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="tmdb",
+        description="The TMDB warehouse: get the data, stage it, build and test it with dbt, look at it.",
+        epilog="Each command's options: tmdb <command> --help. The make targets call these (make help).",
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="<command>")
+
+    def add(
+        name: str, help_text: str, handler: object, description: str | None = None
+    ) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=description or help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    def source_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--source",
+            default="auto",
+            help="auto (Kaggle with credentials, else the sample) | sample | kaggle | <dataset folder>",
+        )
+
+    def target_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--target", default="duckdb", choices=TARGETS, help="dbt target (default duckdb)"
+        )
+
+    run = add("run", "stage the data, then build and test the warehouse; print a summary", cmd_run)
+    source_option(run)
+    target_option(run)
+    run.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="build (unit tests included) even when nothing new was staged and nothing changed",
+    )
+    stage = add("stage", "get the data and stage it into a new batch of the landing zone", cmd_stage)
+    source_option(stage)
+    stage.add_argument("--landing", help="the landing zone (default: the data folder's landing/)")
+    stage.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    stage.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar")
+    target_option(
+        add("build", "dbt build (every model, snapshot, seed, test) on what was staged last", cmd_build)
+    )
+    source_option(add("get", "get the data only (download or generate); print its folder", cmd_get))
+
+    sample = add("sample", "write the built-in synthetic sample as a dataset folder", cmd_sample)
+    where = sample.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="write a dataset folder (movies/movies, series/series) here")
+    where.add_argument(
+        "--kagglehub-cache", type=Path, help="write into this kagglehub cache (KAGGLEHUB_CACHE)"
+    )
+    sample.add_argument("--size", default="2000", help="number of movies (series: a quarter), or `full`")
+    sample.add_argument("--seed", type=int, default=42)
+    sample.add_argument("--version", type=int, choices=(1, 2), default=1, help="2: a later snapshot")
+    sample.add_argument("--workers", type=int, default=2)
+    sample.add_argument("--force", action="store_true", help="replace --out if it already exists")
+
+    dbt_command = add(
+        "dbt",
+        "any dbt command, with the dbt packages handled, on the current data folder",
+        cmd_dbt,
+        "Runs dbt with the data folder staged last (or TMDB_DATA_DIR), its packages installed, mirrored or "
+        "left out (then its tests are excluded and listed). E.g. tmdb dbt build -s +mart_ml__movie_features",
+    )
+    dbt_command.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own arguments")
+
+    docs = add("docs", "generate the dbt docs site and serve it on localhost", cmd_docs)
+    docs.add_argument("--port", type=int, default=8080, help="port (0: any free port; default 8080)")
+    docs.add_argument("--host", default="127.0.0.1", help="address to listen on (default: localhost only)")
+    docs.add_argument("--docs-dir", type=Path, help="where the site is written (default target/docs)")
+    docs.add_argument("--no-generate", action="store_true", help="serve the site already in --docs-dir")
+    docs.add_argument("--no-serve", action="store_true", help="generate the site, then exit")
+
+    test = add("test", "every quality gate, then one PASS/FAIL line per gate (make test)", cmd_test)
+    test.add_argument("--only", help="static (the four static gates) or gate names, comma-separated")
+    test.add_argument("--skip", help="gates to leave out, comma-separated (e.g. spark)")
+
+    bench = add("bench", "the full-size benchmark; writes docs/performance.{md,json}", cmd_bench)
+    bench.add_argument("--size", default="full", help="`full` (526,000 movies + 94,000 series) or N movies")
+    bench.add_argument("--subset", type=int, default=100_000, help="files for the original-loader comparison")
+    bench.add_argument(
+        "--skip", default="", help="comma-separated steps to leave out (see docs/performance.md)"
+    )
+    bench.add_argument("--bench-dir", type=Path, help="cache and work folder (default data/bench)")
+    bench.add_argument("--report-dir", type=Path, help="where performance.{md,json} go (default docs)")
+    bench.add_argument("--keep", action="store_true", help="keep the warehouses and landing zones of the run")
+    secrets = add("check-secrets", "refuse committed credentials (the pre-commit hook)", cmd_check_secrets)
+    secrets.add_argument("files", nargs="*", help="files to check (default: every file git tracks)")
+    step = commands.add_parser("bench-step")  # the benchmark's reference steps, each measured as a process
+    step.set_defaults(handler=cmd_bench_step)
+    step.add_argument("step", choices=("floor", "original"))
+    step.add_argument("folder")
+    step.add_argument("extra")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    top = parser()
+    if argv[:1] == ["dbt"]:
+        # all after `dbt` is dbt's (`--select`, `--version`, `-h`...), whatever argparse would make of it
+        args = top.parse_args(["dbt"])
+        args.dbt_args = argv[1:]
+    else:
+        args = top.parse_args(argv)
+    try:
+        return int(args.handler(args))
     except UserError as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return error.exit_code

@@ -1,5 +1,6 @@
-"""Running the real pipeline CLI (`scripts/pipeline.py`, what `make run` calls) in a sandbox, and reading what
-it left behind: the landing zone, the summary it printed, and an order-independent checksum of every table.
+"""Running the real pipeline command (`tmdb`, what `make run` calls) in a sandbox, and reading what it left
+behind: the landing zone, the summary it printed, and its tables (tmdb_pipeline.devtools.checksums compares
+two warehouses).
 
 A sandbox keeps everything a run writes out of the repository: data root (landing zones, `data/current`,
 the run lock), dbt's target/ and logs/, HOME. dbt re-parses the whole project (~20 s) whenever the warehouse
@@ -28,14 +29,11 @@ from typing import Any
 import duckdb
 import orjson
 
+from tmdb_pipeline.devtools.checksums import left_out
+from tmdb_pipeline.report.warehouse_stats import LAYERS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PIPELINE = REPO_ROOT / "scripts" / "pipeline.py"
-LAYERS = ("raw", "staging", "intermediate", "core", "marts", "snapshots", "reference")
-# Columns that record when something was loaded, not what: they differ between two runs on the same input.
-# title_version_key is the snapshot's dbt_scd_id (a hash of the key and the run's clock) under its core name.
-LOAD_TIME_COLUMN = re.compile(
-    r"(^|_)(loaded_at|staged_at|quarantined_at|updated_at|valid_from|valid_to|scd_id)$|^title_version_key$"
-)
+TMDB = (sys.executable, "-m", "tmdb_pipeline")  # the `tmdb` command, run by this interpreter
 # dbt's working relations: never visible in a finished warehouse, and not after a killed run either.
 WORKING_RELATION = re.compile(r"__dbt_(tmp|backup)|__dbt_tmp", re.IGNORECASE)
 WAREHOUSE_FILES = ("", ".wal")  # a DuckDB database is its file plus, between checkpoints, a write-ahead log
@@ -56,9 +54,7 @@ class Run:
     def describe(self) -> str:
         """For assertion messages: the command, its exit code and the end of its output."""
         tail = "\n".join(self.output.splitlines()[-60:])
-        return (
-            f"pipeline.py {' '.join(self.args)} -> exit {self.returncode} in {self.elapsed_s:.1f} s\n{tail}"
-        )
+        return f"tmdb {' '.join(self.args)} -> exit {self.returncode} in {self.elapsed_s:.1f} s\n{tail}"
 
 
 class Sandbox:
@@ -102,10 +98,10 @@ class Sandbox:
         return env
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, str(PIPELINE), *args]
+        return [*TMDB, *args]
 
     def run(self, *args: str, timeout: float = 900, warehouse: bool = True, **extra_env: str) -> Run:
-        """Run `pipeline.py ARGS` to the end. warehouse=False leaves the slot alone (for runs that must not
+        """Run `tmdb ARGS` to the end. warehouse=False leaves the slot alone (for runs that must not
         get that far, while another run of this sandbox holds the slot)."""
         with self.in_slot() if warehouse else _nothing():
             started = time.monotonic()
@@ -121,7 +117,7 @@ class Sandbox:
         return Run(args, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
     def start(self, *args: str, **extra_env: str) -> Background:
-        """Start `pipeline.py ARGS` in its own process group (so that it and dbt can be killed together),
+        """Start `tmdb ARGS` in its own process group (so that it and dbt can be killed together),
         its output going to a file. The caller holds `in_slot()` around it."""
         log = self.root / f"background-{time.monotonic_ns()}.log"
         with open(log, "w") as out:
@@ -338,10 +334,6 @@ def relations(warehouse: Path) -> dict[str, list[tuple[str, str]]]:
     return found
 
 
-def _content_columns(columns: list[tuple[str, str]]) -> list[str]:
-    return [name for name, _ in columns if not LOAD_TIME_COLUMN.search(name)]
-
-
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -349,23 +341,6 @@ def _quoted(name: str) -> str:
 def _relation_sql(name: str) -> str:
     schema, table = name.split(".", 1)
     return f"{_quoted(schema)}.{_quoted(table)}"
-
-
-def table_checksums(warehouse: Path, schemas: tuple[str, ...] = ("core", "marts")) -> dict[str, Any]:
-    """Per relation: its columns and types, row count, and an order-independent sum of row hashes over every
-    column except load times. Equal checksums = the same rows (up to hash collisions), in any order."""
-    checksums: dict[str, Any] = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        for name, columns in relations(warehouse).items():
-            if name.split(".", 1)[0] not in schemas:
-                continue
-            content = _content_columns(columns)
-            row_hash = f"hash({', '.join(map(_quoted, content))})" if content else "0"
-            count, total = con.execute(
-                f"select count(*), coalesce(sum({row_hash}), 0)::varchar from {_relation_sql(name)}"
-            ).fetchone() or (0, "0")
-            checksums[name] = (tuple(columns), count, total)
-    return checksums
 
 
 def row_counts(warehouse: Path, schemas: tuple[str, ...] = LAYERS) -> dict[str, int]:
@@ -378,13 +353,16 @@ def row_counts(warehouse: Path, schemas: tuple[str, ...] = LAYERS) -> dict[str, 
 
 
 def duplicate_rows(warehouse: Path, schemas: tuple[str, ...] = LAYERS) -> dict[str, int]:
-    """Relations holding two rows that are equal in everything but load times, with how many extra rows."""
+    """Relations holding two rows that are equal in everything but their load lineage, with how many extra
+    rows."""
     found = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for name, columns in relations(warehouse).items():
             if name.split(".", 1)[0] not in schemas:
                 continue
-            content = ", ".join(map(_quoted, _content_columns(columns)))
+            names = [c for c, _ in columns]
+            skipped = left_out(name, names)
+            content = ", ".join(_quoted(c) for c in names if c not in skipped)
             (extra,) = con.execute(
                 f"select count(*) - (select count(*) from (select distinct {content} from"
                 f" {_relation_sql(name)})) from {_relation_sql(name)}"
@@ -396,22 +374,3 @@ def duplicate_rows(warehouse: Path, schemas: tuple[str, ...] = LAYERS) -> dict[s
 
 def working_relations(warehouse: Path) -> list[str]:
     return sorted(name for name in relations(warehouse) if WORKING_RELATION.search(name))
-
-
-def differences(left: dict[str, Any], right: dict[str, Any]) -> list[str]:
-    """What differs between two table_checksums (or row_counts) maps, one readable line per relation."""
-    out = []
-    for name in sorted(set(left) | set(right)):
-        if name not in left or name not in right:
-            out.append(f"{name}: only in the {'first' if name in left else 'second'}")
-            continue
-        a, b = left[name], right[name]
-        if a == b:
-            continue
-        if isinstance(a, tuple) and isinstance(b, tuple) and a[0] != b[0]:
-            out.append(f"{name}: columns {a[0]} != {b[0]}")
-        elif isinstance(a, tuple) and isinstance(b, tuple):
-            out.append(f"{name}: {a[1]:,} rows (checksum {a[2]}) != {b[1]:,} rows (checksum {b[2]})")
-        else:
-            out.append(f"{name}: {a} != {b}")
-    return out

@@ -16,7 +16,6 @@ import pytest
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO_ROOT / "scripts"
 # kagglesdk's TEST environment sends every API call to http://localhost:7777 (it has no endpoint variable).
 KAGGLE_TEST_PORT = 7777
 
@@ -47,7 +46,7 @@ def write_dataset(root: Path, movies: DatasetFiles | None = None, series: Datase
 @pytest.fixture(scope="session")
 def generated_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2,000 movies + 500 series from the sample generator, shared read-only by the tests that need volume."""
-    from tmdb_pipeline import sample
+    from tmdb_pipeline.extract import sample
 
     folder = tmp_path_factory.mktemp("generated") / "dataset"
     sample.generate(folder, sample.SampleSpec(movies=2000, series=500), workers=2)
@@ -105,18 +104,18 @@ def series(tmdb_id: int, **fields: Any) -> dict[str, Any]:
 
 
 def pipeline_env(**extra: str) -> dict[str, str]:
-    """The environment for running `python -m tmdb_pipeline.*` in a subprocess."""
+    """The environment for running `tmdb` in a subprocess: no Kaggle credentials, no TMDB_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAGGLE", "TMDB_"))}
-    env["PYTHONPATH"] = str(SCRIPTS)
     env.update(extra)
     return env
 
 
-def run_module(
-    module: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120, **kwargs: Any
+def run_tmdb(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:
+    """`tmdb ARGS` (the installed command, run by this interpreter) to the end."""
     return subprocess.run(
-        [sys.executable, "-m", f"tmdb_pipeline.{module}", *args],
+        [sys.executable, "-m", "tmdb_pipeline", *args],
         env=env or pipeline_env(),
         capture_output=True,
         text=True,
@@ -173,18 +172,33 @@ def batch_lines(landing: Path, batch: str, pattern: str) -> list[dict[str, Any]]
     ]
 
 
+def external_locations() -> dict[str, str]:
+    """Each landing source's read_json call as dbt renders it: models/raw/_tmdb__sources.yml with its var()
+    calls filled in from dbt_project.yml (`$tmdb_landing_dir` and `$name` are dbt-duckdb's to fill)."""
+    import jinja2
+
+    project = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())
+    sources = yaml.safe_load((REPO_ROOT / "models/raw/_tmdb__sources.yml").read_text())["sources"][0]
+    variables = project.get("vars", {})
+    render = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string
+    return {
+        table["name"]: render(table["config"]["meta"]["external_location"]).render(var=variables.__getitem__)
+        for table in sources["tables"]
+    }
+
+
 def read_landing_like_dbt(
     landing: Path, tables: tuple[str, ...] = ("movies", "series", "manifest")
 ) -> dict[str, int]:
     """Read the landing zone with the exact read_json calls of models/raw/_tmdb__sources.yml."""
-    sources = yaml.safe_load((REPO_ROOT / "models/raw/_tmdb__sources.yml").read_text())["sources"][0]
     counts = {}
-    for table in (t for t in sources["tables"] if t["name"] in tables):
-        location = table["config"]["meta"]["external_location"]
-        query = location.replace("$tmdb_landing_dir", str(landing)).replace("$name", table["name"])
-        if not list(landing.glob(f"batch=*/{table['name']}*.ndjson")):
-            counts[table["name"]] = 0  # no batch holds such files (dbt says "nothing staged")
+    for name, location in external_locations().items():
+        if name not in tables:
+            continue
+        query = location.replace("$tmdb_landing_dir", str(landing)).replace("$name", name)
+        if not list(landing.glob(f"batch=*/{name}*.ndjson")):
+            counts[name] = 0  # no batch holds such files (dbt says "nothing staged")
             continue
         with duckdb.connect() as con:
-            counts[table["name"]] = con.sql(f"select count(*) from {query}").fetchone()[0]
+            counts[name] = con.sql(f"select count(*) from {query}").fetchone()[0]
     return counts

@@ -10,9 +10,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tmdb_pipeline import bench, sample
-
-pytest.importorskip("psutil", reason="requirements-bench.txt is not installed (make bench installs it)")
+from tmdb_pipeline import cli
+from tmdb_pipeline.devtools.bench import dataset as bench_data
+from tmdb_pipeline.devtools.bench import measuring, reference_loaders, report, steps
+from tmdb_pipeline.extract import sample
 
 SPEC = sample.SampleSpec(movies=400, series=100)
 
@@ -32,7 +33,7 @@ def test_measure_sums_memory_and_cpu_over_the_whole_process_tree(tmp_path: Path)
         "time.sleep(0.3)"
     )
     parent = f"import subprocess, sys; sys.exit(subprocess.run([sys.executable, '-c', {child!r}]).returncode)"
-    step = bench.measure("tree", [sys.executable, "-c", parent], files=0, log_dir=tmp_path)
+    step = measuring.measure("tree", [sys.executable, "-c", parent], files=0, log_dir=tmp_path)
     assert step.ok
     assert step.peak_rss_mb >= 200
     assert step.peak_pss_mb >= 150
@@ -42,22 +43,27 @@ def test_measure_sums_memory_and_cpu_over_the_whole_process_tree(tmp_path: Path)
 
 def test_a_failing_step_is_reported_with_its_output(tmp_path: Path) -> None:
     command = [sys.executable, "-c", "print('something broke'); raise SystemExit(3)"]
-    with pytest.raises(bench.BenchError, match="something broke"):
-        bench.measure("broken", command, files=1, log_dir=tmp_path)
-    step = bench.measure("broken", command, files=1, log_dir=tmp_path, check=False)
+    with pytest.raises(measuring.BenchError, match="something broke"):
+        measuring.measure("broken", command, files=1, log_dir=tmp_path)
+    step = measuring.measure("broken", command, files=1, log_dir=tmp_path, check=False)
     assert not step.ok and "exit code 3" in step.note
 
 
 def test_floor_reads_every_byte(dataset: Path) -> None:
-    files = sorted(p for sub in bench.SUBFOLDERS.values() for p in (dataset / sub).iterdir())
-    assert bench.floor_read(dataset, workers=2) == (len(files), sum(p.stat().st_size for p in files))
-    assert bench.floor_read(dataset, workers=1) == (len(files), sum(p.stat().st_size for p in files))
+    files = sorted(p for p in dataset.glob("*/*/*") if p.is_file())
+    assert reference_loaders.floor_read(dataset, workers=2) == (
+        len(files),
+        sum(p.stat().st_size for p in files),
+    )
+    assert reference_loaders.floor_read(dataset, workers=1) == (
+        len(files),
+        sum(p.stat().st_size for p in files),
+    )
 
 
 def test_original_loader_writes_one_table_per_entity(dataset: Path, tmp_path: Path) -> None:
-    pytest.importorskip("pandas", reason="requirements-bench.txt is not installed (make bench installs it)")
     database = tmp_path / "original.duckdb"
-    assert bench.original_load(dataset, database) == {"movies": 400, "series": 100}
+    assert reference_loaders.original_load(dataset, database) == {"movies": 400, "series": 100}
     with duckdb.connect(str(database), read_only=True) as con:
         assert con.sql("select count(distinct id) from movies").fetchone() == (400,)
         # json_normalize flattens nested objects into dotted columns
@@ -67,9 +73,9 @@ def test_original_loader_writes_one_table_per_entity(dataset: Path, tmp_path: Pa
 
 def test_subset_keeps_each_entitys_share() -> None:
     files = {"movies": [f"m{i}" for i in range(800)], "series": [f"s{i}" for i in range(200)]}
-    picked = bench.subset_names(files, 100)
+    picked = bench_data.subset_names(files, 100)
     assert (len(picked["movies"]), len(picked["series"])) == (80, 20)
-    assert bench.subset_names(files, 5000) == files
+    assert bench_data.subset_names(files, 5000) == files
 
 
 def test_changes_are_deterministic_and_leave_the_cached_dataset_alone(dataset: Path, tmp_path: Path) -> None:
@@ -77,8 +83,8 @@ def test_changes_are_deterministic_and_leave_the_cached_dataset_alone(dataset: P
     copies = []
     for name in ("a", "b"):
         work = tmp_path / name
-        bench.link_tree(dataset, work)
-        assert bench.apply_changes(work, SPEC) == (4 + 1, 2 + 1)  # 1 % new, every 200th title changed
+        bench_data.link_tree(dataset, work)
+        assert bench_data.apply_changes(work, SPEC) == (4 + 1, 2 + 1)  # 1 % new, every 200th title changed
         copies.append({p.relative_to(work): p.read_bytes() for p in work.glob("*/*/*.json")})
     assert copies[0] == copies[1]
     assert {p: p.read_bytes() for p in dataset.glob("*/*/*.json")} == before
@@ -87,74 +93,32 @@ def test_changes_are_deterministic_and_leave_the_cached_dataset_alone(dataset: P
     assert len(changed) == 3 and len(set(copies[0]) - set(original)) == 5
 
 
-def _warehouse(path: Path, rows: list[tuple[int, str, float, str]]) -> Path:
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema core; create schema marts; create schema staging")
-        con.execute("create table core.dim_x (id bigint, title varchar, score double, batch_id varchar)")
-        con.executemany("insert into core.dim_x values (?, ?, ?, ?)", rows)
-        con.execute("create table marts.agg as select count(*) as n, sum(score) as total from core.dim_x")
-        # a history table: every version loaded, the current one flagged
-        con.execute(
-            "create table core.dim_x_history as select id, title, batch_id as valid_from, "
-            "cast(null as varchar) as valid_to, true as is_current from core.dim_x"
-        )
-        if len({r[3] for r in rows}) > 1:  # loaded in two batches: the first version of id 3 is history
-            con.execute("insert into core.dim_x_history values (3, 'C before', 'b000001', 'b000002', false)")
-        con.execute("create table staging.ignored as select 1 as anything")
-    return path
-
-
-def test_checksums_ignore_row_order_and_load_lineage_but_not_data(tmp_path: Path) -> None:
-    rows = [(1, "A", 0.1, "b000001"), (2, "B", 0.2, "b000001"), (3, "C", 0.3, "b000002")]
-    one = bench.table_checksums(_warehouse(tmp_path / "one.duckdb", rows))
-    reordered = [(r[0], r[1], r[2], "b000001") for r in reversed(rows)]
-    two = bench.table_checksums(_warehouse(tmp_path / "two.duckdb", reordered))
-    assert set(one) == {"core.dim_x", "core.dim_x_history", "marts.agg"}
-    assert one["core.dim_x"]["left_out"] == ["batch_id"]
-    assert one["core.dim_x_history"]["left_out"] == ["valid_from", "valid_to"]
-    assert one["core.dim_x_history"]["rows"] == 3  # current rows only
-    identical, table = bench.compare_checksums(one, two)
-    assert identical, table
-
-    edited = [(1, "A", 0.1, "b000001"), (2, "B (Restored)", 0.2, "b000001"), (3, "C", 0.3, "b000002")]
-    three = bench.table_checksums(_warehouse(tmp_path / "three.duckdb", edited))
-    identical, table = bench.compare_checksums(one, three)
-    assert not identical
-    assert [(r["table"], r["differing_columns"]) for r in table if not r["identical"]] == [
-        ("core.dim_x", ["title"]),
-        ("core.dim_x_history", ["title"]),
-    ]
-
-    del three["marts.agg"]
-    assert not bench.compare_checksums(one, three)[0]
-
-
 def test_reports_keep_the_hand_written_text(tmp_path: Path) -> None:
-    step = bench.Step("stage", 10, 2.0, 3.0, 100.0, 80.0)
-    ctx = bench.Context(size="8", bench_dir=tmp_path, report_dir=tmp_path, subset=4, skip=set())
+    step = measuring.Step("stage", 10, 2.0, 3.0, 100.0, 80.0)
+    ctx = steps.Context(size="8", bench_dir=tmp_path, report_dir=tmp_path, subset=4, skip=set())
     ctx.steps = [
         step,
-        bench.Step("floor", 10, 1.0, 1.0, 50.0, 50.0),
-        bench.Step("raw_load", 10, 1.0, 2.0, 1.0, 1.0),
+        measuring.Step("floor", 10, 1.0, 1.0, 50.0, 50.0),
+        measuring.Step("raw_load", 10, 1.0, 2.0, 1.0, 1.0),
     ]
-    ratios = bench.ratios(ctx)
+    ratios = report.ratios(ctx.steps)
     assert ratios["stage_raw_vs_floor"] == 3.0
-    targets = bench.evaluate_targets(ctx, ratios, None)
+    targets = report.evaluate_targets(ctx.steps, ratios, None)
     assert targets["stage_raw_vs_floor"]["met"] is False
     assert targets["peak_rss_mb"] == {**targets["peak_rss_mb"], "value": 100.0, "met": True}
     assert targets["incremental_identical"]["met"] is None
     doc = tmp_path / "performance.md"
-    doc.write_text(f"# Performance\n\nWhy it is slow.\n\n{bench.START}\nold\n{bench.END}\n\nMore notes.\n")
+    doc.write_text(f"# Performance\n\nWhy it is slow.\n\n{report.START}\nold\n{report.END}\n\nMore notes.\n")
     result = {
         "generated_at": "now",
         "size": "8",
-        "machine": bench.machine_info(),
+        "machine": measuring.machine_info(),
         "steps": [vars(s) for s in ctx.steps],
         "ratios": ratios,
         "targets": targets,
         "comparison": {},
     }
-    bench.write_reports(result, tmp_path)
+    report.write_reports(result, tmp_path)
     text = doc.read_text()
     assert text.startswith("# Performance\n\nWhy it is slow.") and text.endswith("More notes.\n")
     assert "old" not in text and "| stage | 10 | 2.00 | 3.00 | 100 | 80 | 5 |" in text
@@ -166,11 +130,10 @@ def test_reports_keep_the_hand_written_text(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_bench_runs_the_python_steps_end_to_end(tmp_path: Path) -> None:
-    pytest.importorskip("pandas", reason="requirements-bench.txt is not installed (make bench installs it)")
-    dbt_steps = [s for s in bench.STEPS if s not in ("floor", "original")]
-    code = bench.main(
-        ["--size", "40", "--subset", "20", "--skip", ",".join(dbt_steps), "--bench-dir", str(tmp_path / "b"),
-         "--report-dir", str(tmp_path / "docs")]
+    dbt_steps = [s for s in steps.STEPS if s not in ("floor", "original")]
+    code = cli.main(
+        ["bench", "--size", "40", "--subset", "20", "--skip", ",".join(dbt_steps), "--bench-dir",
+         str(tmp_path / "b"), "--report-dir", str(tmp_path / "docs")]
     )  # fmt: skip
     assert code == 0
     saved = json.loads((tmp_path / "docs" / "performance.json").read_text())
@@ -180,4 +143,4 @@ def test_bench_runs_the_python_steps_end_to_end(tmp_path: Path) -> None:
     ]
     assert (tmp_path / "b" / "dataset-40" / sample.PARAMS_FILE).is_file()  # cached for the next run
     assert not (tmp_path / "b" / "runs-40").exists()
-    assert bench.main(["--skip", "nonsense"]) == 2
+    assert cli.main(["bench", "--skip", "nonsense"]) == 2

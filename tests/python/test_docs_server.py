@@ -20,10 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from tmdb_pipeline import docs
-from tmdb_pipeline.paths import REPO_ROOT
+from tmdb_pipeline import cli
+from tmdb_pipeline.project import project
+from tmdb_pipeline.warehouse import docs_site
 
-PIPELINE = REPO_ROOT / "scripts" / "pipeline.py"
+REPO_ROOT = project().root
+TMDB = [sys.executable, "-m", "tmdb_pipeline"]
 SERVER_START_TIMEOUT_S = 600
 
 
@@ -41,10 +43,10 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(temporary root, data folder) of a warehouse built from the built-in sample by `pipeline.py run`."""
+    """(temporary root, data folder) of a warehouse built from the built-in sample by `tmdb run`."""
     tmp = tmp_path_factory.mktemp("docs")
     done = subprocess.run(
-        [sys.executable, str(PIPELINE), "run", "--source", "sample"],
+        [*TMDB, "run", "--source", "sample"],
         cwd=REPO_ROOT,
         env=_env(tmp),
         capture_output=True,
@@ -62,11 +64,11 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pa
 
 @pytest.fixture
 def docs_server(sample_warehouse: tuple[Path, Path]) -> Iterator[tuple[str, Path, Callable[[], int]]]:
-    """`pipeline.py docs --port 0`, running: yields (base URL, docs folder, stop); stop() ends it."""
+    """`tmdb docs --port 0`, running: yields (base URL, docs folder, stop); stop() ends it."""
     tmp, data_dir = sample_warehouse
     docs_dir = tmp / "docs-site"
     process = subprocess.Popen(
-        [sys.executable, str(PIPELINE), "docs", "--port", "0", "--docs-dir", str(docs_dir)],
+        [*TMDB, "docs", "--port", "0", "--docs-dir", str(docs_dir)],
         cwd=REPO_ROOT,
         env=_env(tmp, TMDB_DATA_DIR=str(data_dir)),
         stdout=subprocess.PIPE,
@@ -149,7 +151,7 @@ def test_docs_site_is_served_on_localhost_with_a_catalog_of_every_model(
 
 def _site(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name in docs.SITE_FILES:
+    for name in docs_site.SITE_FILES:
         (folder / name).write_text("{}" if name.endswith(".json") else "<html></html>", encoding="utf-8")
     return folder
 
@@ -159,7 +161,9 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixt
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code = docs.main(["--no-generate", "--docs-dir", str(_site(tmp_path / "site")), "--port", str(port)])
+        code = cli.main(
+            ["docs", "--no-generate", "--docs-dir", str(_site(tmp_path / "site")), "--port", str(port)]
+        )
     assert code == 2
     err = capsys.readouterr().err
     assert f"Cannot serve the docs on 127.0.0.1:{port}" in err
@@ -169,14 +173,14 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_serving_without_a_generated_site_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = docs.main(["--no-generate", "--docs-dir", str(tmp_path / "empty"), "--port", "0"])
+    code = cli.main(["docs", "--no-generate", "--docs-dir", str(tmp_path / "empty"), "--port", "0"])
     assert code == 2
     assert "catalog.json" in capsys.readouterr().err
 
 
 def test_server_serves_the_folder_on_the_requested_host_and_a_free_port(tmp_path: Path) -> None:
     site = _site(tmp_path / "site")
-    server = docs.serve(site, "127.0.0.1", 0)
+    server = docs_site.server(site, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

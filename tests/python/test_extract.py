@@ -20,15 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import KAGGLE_TEST_PORT, pipeline_env, port_is_closed, run_module, write_dataset
-from tmdb_pipeline import extract, paths, sample
+from conftest import KAGGLE_TEST_PORT, pipeline_env, port_is_closed, run_tmdb, write_dataset
+from tmdb_pipeline import extract
 from tmdb_pipeline.errors import UserError
+from tmdb_pipeline.extract import kaggle
 
 
 @pytest.fixture
 def data_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     root = tmp_path / "data"
-    monkeypatch.setattr(paths, "DATA_ROOT", root)
+    monkeypatch.setenv("TMDB_DATA_ROOT", str(root))
     monkeypatch.setenv("TMDB_SAMPLE_SIZE", "60")
     return root
 
@@ -84,11 +85,11 @@ def test_sample_is_generated_once_and_obtained_through_kagglehub(
     dataset = extract.resolve_source("sample", announce=said.append)
     cache = data_root / "sample" / "kagglehub-cache"
     assert dataset.kind == "sample"
-    assert dataset.path == sample.kagglehub_dataset_dir(cache, 1)
-    assert dataset.label == "built-in sample (60 movies + 15 series, seed 42)"
+    assert dataset.path == kaggle.cached_dataset_dir(cache, 1)
+    assert dataset.label == "built-in synthetic sample (60 movies + 15 series, seed 42)"
     assert len(list((dataset.path / "movies/movies").iterdir())) == 60
     assert len(list((dataset.path / "series/series").iterdir())) == 15
-    assert any("Generated the built-in sample" in line for line in said)
+    assert any("Generated the built-in synthetic sample" in line for line in said)
 
     said.clear()
     again = extract.resolve_source("sample", announce=said.append)
@@ -102,7 +103,7 @@ def test_auto_without_credentials_says_so_and_uses_the_sample(
     said: list[str] = []
     dataset = extract.resolve_source("auto", announce=said.append)
     assert dataset.kind == "sample"
-    assert said[0].startswith("No Kaggle credentials found: using the built-in sample.")
+    assert said[0].startswith("No Kaggle credentials found: using the built-in synthetic sample")
     assert "KAGGLE_USERNAME and KAGGLE_KEY" in said[0] and "SOURCE=kaggle" in said[0]
 
 
@@ -130,8 +131,8 @@ def test_kaggle_uses_kagglehubs_cache_offline_when_the_dataset_is_there(
     no_kaggle_credentials: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "kagglehub-cache"  # KAGGLEHUB_CACHE, set by no_kaggle_credentials
-    folder = write_dataset(sample.kagglehub_dataset_dir(cache, 1), movies={"movie_1.json": {"id": 1}})
-    sample.kagglehub_marker(cache, 1).touch()
+    folder = write_dataset(kaggle.cached_dataset_dir(cache, 1), movies={"movie_1.json": {"id": 1}})
+    kaggle.cache_completion_marker(cache, 1).touch()
     dataset = extract.resolve_source("kaggle", announce=lambda _: None)
     assert dataset.kind == "kaggle"
     assert dataset.path == folder
@@ -191,7 +192,7 @@ def test_a_broken_kaggle_json_is_reported(no_kaggle_credentials: Path) -> None:
 def test_stall_timeout_must_be_a_positive_number(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TMDB_KAGGLE_STALL_TIMEOUT", "soon")
     with pytest.raises(UserError, match="TMDB_KAGGLE_STALL_TIMEOUT"):
-        extract.kagglehub_download("edgartanaka1/tmdb-movies-and-series/versions/1")
+        kaggle.kagglehub_download("edgartanaka1/tmdb-movies-and-series/versions/1")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -232,14 +233,14 @@ def test_a_folder_one_level_off_gets_a_hint(tmp_path: Path) -> None:
         extract.resolve_source(str(real / "movies" / "movies"), announce=lambda _: None)
 
 
-def test_cli_prints_the_dataset_or_a_paragraph(tmp_path: Path) -> None:
+def test_tmdb_get_prints_the_dataset_or_a_paragraph(tmp_path: Path) -> None:
     folder = write_dataset(tmp_path / "tmdb", movies={"movie_1.json": {"id": 1}})
-    done = run_module("extract", str(folder))
+    done = run_tmdb("get", "--source", str(folder))
     assert done.returncode == 0 and str(folder) in done.stdout
     env = pipeline_env(
         HOME=str(tmp_path), KAGGLE_CONFIG_DIR=str(tmp_path), KAGGLEHUB_CACHE=str(tmp_path / "c")
     )
-    failed = run_module("extract", "kaggle", env=env)
+    failed = run_tmdb("get", "--source", "kaggle", env=env)
     assert failed.returncode == 2
     assert "No Kaggle credentials found" in failed.stderr and "Traceback" not in failed.stderr
 
@@ -250,8 +251,8 @@ def test_a_full_disk_while_generating_the_sample_is_a_clear_error(tmp_path: Path
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))\n"
-        "from tmdb_pipeline.extract import main\n"
-        "sys.exit(main(['sample']))\n"
+        "from tmdb_pipeline.cli import main\n"
+        "sys.exit(main(['get', '--source', 'sample']))\n"
     )
     env = pipeline_env(TMDB_DATA_ROOT=str(tmp_path / "data"), TMDB_SAMPLE_SIZE="50", HOME=str(tmp_path))
     command = [sys.executable, "-c", limited]
@@ -260,4 +261,6 @@ def test_a_full_disk_while_generating_the_sample_is_a_clear_error(tmp_path: Path
     assert "Could not write the sample" in done.stderr and "Free some disk space" in done.stderr
     assert "Traceback" not in done.stderr
     cache = tmp_path / "data" / "sample" / "kagglehub-cache"
-    assert not sample.kagglehub_marker(cache, 1).exists()  # kagglehub will not take a half-written sample
+    assert not kaggle.cache_completion_marker(
+        cache, 1
+    ).exists()  # kagglehub will not take a half-written sample

@@ -1,7 +1,7 @@
 """The quality gates catch what they are for, and name the file at fault.
 
 Each defect is planted in a temporary copy of the project (the real tree is never touched), and the gate
-functions of tmdb_pipeline.gates run against that copy.
+functions of tmdb_pipeline.devtools.gates run against that copy.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ from typing import Any
 
 import pytest
 
-import check_secrets
-from tmdb_pipeline import gates
-from tmdb_pipeline.paths import REPO_ROOT
+from tmdb_pipeline.devtools import gates, secrets
+from tmdb_pipeline.devtools.gates import builds, static
+from tmdb_pipeline.devtools.gates.common import GateResult
+from tmdb_pipeline.errors import UserError
+from tmdb_pipeline.project import project
+
+REPO_ROOT = project().root
 
 NOT_COPIED = {
     ".git",
@@ -128,20 +132,20 @@ def broken_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def conventions(broken_project: Path) -> Iterator[gates.GateResult]:
+def conventions(broken_project: Path) -> Iterator[GateResult]:
     with pytest.MonkeyPatch.context() as patch:
         # The copy has no dbt_packages/: parse without them rather than wait for the unreachable dbt Hub.
         patch.setenv("TMDB_SKIP_DBT_DEPS", "1")
         patch.delenv("DBT_PACKAGES_MIRROR", raising=False)
-        yield gates.check_conventions(broken_project)
+        yield static.check_conventions(broken_project)
 
 
-def problems_about(result: gates.GateResult, relative: str) -> list[str]:
+def problems_about(result: GateResult, relative: str) -> list[str]:
     return [problem for problem in result.problems if relative in problem]
 
 
 def test_misstyled_model_fails_sqlfluff_naming_the_file(broken_project: Path) -> None:
-    result = gates.lint_sql(broken_project)
+    result = static.lint_sql(broken_project)
     assert not result.ok
     found = problems_about(result, MISSTYLED)
     codes = {problem.split(": ", 1)[1].split()[0] for problem in found}
@@ -152,7 +156,7 @@ def test_misstyled_model_fails_sqlfluff_naming_the_file(broken_project: Path) ->
 
 
 def test_model_without_primary_key_test_fails_conventions_naming_the_file(
-    conventions: gates.GateResult,
+    conventions: GateResult,
 ) -> None:
     assert not conventions.ok
     found = [p for p in problems_about(conventions, NO_PK) if "check_model_has_primary_key_test" in p]
@@ -162,7 +166,7 @@ def test_model_without_primary_key_test_fails_conventions_naming_the_file(
     assert not [p for p in problems_about(conventions, UNDOCUMENTED) if "primary_key" in p]
 
 
-def test_undocumented_column_fails_conventions_naming_the_file(conventions: gates.GateResult) -> None:
+def test_undocumented_column_fails_conventions_naming_the_file(conventions: GateResult) -> None:
     found = [
         p
         for p in problems_about(conventions, UNDOCUMENTED)
@@ -174,7 +178,7 @@ def test_undocumented_column_fails_conventions_naming_the_file(conventions: gate
     assert not [p for p in problems_about(conventions, NO_PK) if "column_description" in p]
 
 
-def test_model_scoring_under_nine_fails_dbt_score_naming_the_file(conventions: gates.GateResult) -> None:
+def test_model_scoring_under_nine_fails_dbt_score_naming_the_file(conventions: GateResult) -> None:
     # No description, no column descriptions: dbt-score marks it well under 9.0.
     found = [p for p in problems_about(conventions, LOW_SCORE) if "dbt-score" in p]
     assert found, conventions.problems
@@ -187,7 +191,7 @@ def test_model_scoring_under_nine_fails_dbt_score_naming_the_file(conventions: g
 def test_unformatted_python_fails_ruff_naming_the_file(tmp_path: Path) -> None:
     write(tmp_path, "scripts/sloppy.py", "import os\nx = {  'a':1}\n")
     write(tmp_path, "scripts/tidy.py", 'X = {"a": 1}\n')
-    result = gates.lint_python(tmp_path)
+    result = static.lint_python(tmp_path)
     assert not result.ok
     assert any(p.startswith("scripts/sloppy.py:1:8: F401") for p in result.problems), result.problems
     assert any(p.startswith("scripts/sloppy.py:") and "unformatted" in p for p in result.problems), (
@@ -212,7 +216,7 @@ def test_unpinned_workflow_fails_the_workflow_gate_naming_the_file(tmp_path: Pat
               - run: echo "${{ github.event.pull_request.title }}"
         """,
     )
-    result = gates.check_workflows(root)
+    result = static.check_workflows(root)
     assert not result.ok
     assert any(".github/workflows/bad.yml" in problem for problem in result.problems), result.problems
 
@@ -224,7 +228,7 @@ def test_invalid_workflow_fails_schema_validation_naming_the_file(tmp_path: Path
         ".github/workflows/typo.yml",
         TYPO_WORKFLOW,
     )
-    result = gates.check_workflows(root)
+    result = static.check_workflows(root)
     assert not result.ok
     assert any(".github/workflows/typo.yml" in problem for problem in result.problems), result.problems
 
@@ -238,7 +242,7 @@ def test_main_prints_one_line_per_gate_and_the_count_last(
         ".github/workflows/typo.yml",
         TYPO_WORKFLOW,
     )
-    assert gates.main(["--only", "workflows"], root=root) == 1
+    assert gates.run_gates("workflows", root=root) == 1
     lines = capsys.readouterr().out.rstrip().splitlines()
     assert lines[-1] == "gates: 0 passed, 1 failed"
     assert any(line.startswith("FAIL  workflows") and line.endswith(" s") for line in lines)
@@ -259,7 +263,7 @@ def test_credentials_guard_names_each_file(tmp_path: Path, capsys: pytest.Captur
     names = [
         str(tmp_path / name) for name in ("deploy_key", "kaggle.json", "settings.env", "ci.yml", "code.py")
     ]
-    assert check_secrets.main(names) == 1
+    assert secrets.check(names) == 1
     out = capsys.readouterr().out
     assert f"{tmp_path / 'deploy_key'}:1: a private key" in out
     assert f"{tmp_path / 'kaggle.json'}: a Kaggle credentials file" in out
@@ -280,7 +284,7 @@ def test_gates_are_chosen_by_only_and_skip() -> None:
     assert names(None, "spark") == everything[:-1]  # CI's checks job: spark runs as a job of its own
     assert names("spark") == ["spark"]
     assert names("static,pytest", "ruff") == ["sqlfluff", "conventions", "workflows", "pytest"]
-    with pytest.raises(SystemExit, match="unknown gate sparks"):
+    with pytest.raises(UserError, match="unknown gate sparks"):
         gates._selected(None, "sparks")
 
 
@@ -291,20 +295,20 @@ def test_spark_tests_run_in_the_spark_gate_only(monkeypatch: pytest.MonkeyPatch,
         commands.append((list(command), dict(kwargs.get("env") or {})))
         return 0, ""
 
-    monkeypatch.setattr(gates, "_run", fake_run)
-    monkeypatch.setattr(gates.spark_env, "unavailable_reason", lambda: None)
-    assert gates.run_pytest(tmp_path).ok and gates.check_spark(tmp_path).ok
+    monkeypatch.setattr(builds, "run", fake_run)
+    monkeypatch.setattr(builds.spark, "unavailable_reason", lambda: None)
+    assert builds.run_pytest(tmp_path).ok and builds.check_spark(tmp_path).ok
     (pytest_command, _), (spark_command, spark_env) = commands
-    assert pytest_command[-2:] == ["--ignore", gates.SPARK_TESTS]
-    assert spark_command[-1] == gates.SPARK_TESTS and spark_env == {"TMDB_REQUIRE_SPARK": "1"}
+    assert pytest_command[-2:] == ["--ignore", builds.SPARK_TESTS]
+    assert spark_command[-1] == builds.SPARK_TESTS and spark_env == {"TMDB_REQUIRE_SPARK": "1"}
 
 
 def test_spark_gate_fails_rather_than_skips_where_spark_cannot_run(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(gates, "_run", lambda *args, **kwargs: (0, ""))  # its Spark-free tests pass
+    monkeypatch.setattr(builds, "run", lambda *args, **kwargs: (0, ""))  # its Spark-free tests pass
     reason = "Spark needs Java 17 or newer (found: no `java` on PATH and no JAVA_HOME)"
-    monkeypatch.setattr(gates.spark_env, "unavailable_reason", lambda: reason)
-    result = gates.check_spark(tmp_path)
+    monkeypatch.setattr(builds.spark, "unavailable_reason", lambda: reason)
+    result = builds.check_spark(tmp_path)
     assert not result.ok
-    assert result.problems == [f"{gates.SPARK_TESTS}: {reason}"]
+    assert result.problems == [f"{builds.SPARK_TESTS}: {reason}"]

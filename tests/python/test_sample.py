@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conftest import pipeline_env, run_module
-from tmdb_pipeline import sample
+from conftest import pipeline_env, run_tmdb
 from tmdb_pipeline.errors import UserError
-from tmdb_pipeline.sample import SampleSpec
+from tmdb_pipeline.extract import kaggle, sample
+from tmdb_pipeline.extract.sample import SampleSpec, documents
 
 MOVIE_KEYS = [
     "adult",
@@ -99,12 +99,12 @@ N_MOVIES, N_SERIES = 3000, 1200
 
 @pytest.fixture(scope="module")
 def movies() -> list[dict]:
-    return [sample.make_movie(42, i) for i in range(N_MOVIES)]
+    return [documents.make_movie(42, i) for i in range(N_MOVIES)]
 
 
 @pytest.fixture(scope="module")
 def series_docs() -> list[dict]:
-    return [sample.make_series(42, i) for i in range(N_SERIES)]
+    return [documents.make_series(42, i) for i in range(N_SERIES)]
 
 
 def read_folder(folder: Path) -> dict[str, bytes]:
@@ -307,7 +307,7 @@ def test_kagglehub_finds_the_sample_in_its_cache_without_network(
     spec = SampleSpec(movies=40, series=10)
     folder, fresh = sample.ensure_in_kagglehub_cache(cache, spec, workers=1)
     assert fresh
-    assert sample.kagglehub_marker(cache, 1).is_file()
+    assert kaggle.cache_completion_marker(cache, 1).is_file()
     # the real call, offline: KAGGLE_API_ENVIRONMENT=TEST would send any request to a closed local port
     monkeypatch.setenv("KAGGLEHUB_CACHE", str(cache))
     path = kagglehub.dataset_download("edgartanaka1/tmdb-movies-and-series/versions/1")
@@ -322,14 +322,12 @@ def test_kagglehub_finds_the_sample_in_its_cache_without_network(
     assert len(list((folder / "movies/movies").iterdir())) == 20  # other parameters: generated afresh
 
 
-def test_cli_writes_a_folder_and_rejects_bad_arguments(tmp_path: Path) -> None:
-    done = run_module(
-        "sample", "--out", str(tmp_path / "out"), "--size", "40", "--seed", "3", "--version", "2"
-    )
+def test_tmdb_sample_writes_a_folder_and_rejects_bad_arguments(tmp_path: Path) -> None:
+    done = run_tmdb("sample", "--out", str(tmp_path / "out"), "--size", "40", "--seed", "3", "--version", "2")
     assert done.returncode == 0, done.stderr
     assert "40 movies + 10 series, seed 3, version 2" in done.stdout
     assert len(list((tmp_path / "out/movies/movies").iterdir())) == 41
-    again = run_module("sample", "--out", str(tmp_path / "out"), "--size", "40", env=pipeline_env())
+    again = run_tmdb("sample", "--out", str(tmp_path / "out"), "--size", "40", env=pipeline_env())
     assert again.returncode == 2 and "already exists" in again.stderr and "Traceback" not in again.stderr
-    bad = run_module("sample", "--out", str(tmp_path / "x"), "--size", "many")
+    bad = run_tmdb("sample", "--out", str(tmp_path / "x"), "--size", "many")
     assert bad.returncode == 2 and "not valid" in bad.stderr and "Traceback" not in bad.stderr

@@ -16,10 +16,9 @@ import duckdb
 import orjson
 import pytest
 
-from tmdb_pipeline import sample
+from tmdb_pipeline.extract import sample
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PIPELINE = REPO_ROOT / "scripts" / "pipeline.py"
 # The document fields the snapshot tracks (snapshots/snap_title_attributes.yml).
 TRACKED = (
     "status",
@@ -51,7 +50,7 @@ def tracked_values(dataset: Path) -> dict[TitleId, tuple[Any, ...]]:
 
 def pipeline(env: dict[str, str], *args: str) -> None:
     done = subprocess.run(
-        [sys.executable, str(PIPELINE), *args],
+        [sys.executable, "-m", "tmdb_pipeline", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -60,7 +59,7 @@ def pipeline(env: dict[str, str], *args: str) -> None:
         check=False,
     )
     tail = "\n".join((done.stdout + done.stderr).splitlines()[-40:])
-    assert done.returncode == 0, f"pipeline.py {' '.join(args)} -> exit {done.returncode}\n{tail}"
+    assert done.returncode == 0, f"tmdb {' '.join(args)} -> exit {done.returncode}\n{tail}"
 
 
 @pytest.fixture

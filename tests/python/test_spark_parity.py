@@ -1,6 +1,6 @@
 """The Spark target builds the same warehouse as DuckDB, first and incremental builds alike.
 
-This file is the `spark` gate of `make test` (`pipeline.py test --only spark`); the `pytest` gate leaves it
+This file is the `spark` gate of `make test` (`tmdb test --only spark`); the `pytest` gate leaves it
 out. About 6-9 minutes on an idle 2-core machine, nearly all of it Spark's per-statement cost.
 
 A generated dataset (the built-in sample's generator, 1,000 movies + 250 series) is staged and built on
@@ -9,7 +9,7 @@ each with seeds, every model, the snapshot and every data and unit test). Every 
 snapshots is then compared row for row.
 
 Then version 2 of the same dataset (changed popularity, votes, status, seasons; about 1% new titles) is
-staged as a second batch and built again on both targets with `pipeline.py dbt build --select
+staged as a second batch and built again on both targets with `tmdb dbt build --select
 +dim_title_history`: the incremental paths only (raw models append the new batch, staging models replace
 the changed ids, the snapshot closes changed versions, the history dimension reads it), with their data
 tests. Spark builds from another working directory, so its catalog must be found from the settings
@@ -22,9 +22,9 @@ floating-point numbers within FLOAT_TOLERANCE (the engines sum in different orde
 a run's clock are left out. Spark's tables are read straight from their parquet files, so no second JVM
 is started.
 
-Where requirements-spark.txt is not installed or Java 17+ is missing, the Spark tests skip with the
-reason -- or fail with it when TMDB_REQUIRE_SPARK=1, as the `spark` gate sets. The environment checks at
-the end need no Spark and always run.
+Where the Spark extra (requirements/spark.txt) is not installed or Java 17+ is missing, the Spark tests skip
+with the reason -- or fail with it when TMDB_REQUIRE_SPARK=1, as the `spark` gate sets. The environment
+checks at the end need no Spark and always run.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -42,10 +43,22 @@ import duckdb
 import orjson
 import pytest
 
-from _pipeline_helpers import LOAD_TIME_COLUMN
-from conftest import REPO_ROOT, pipeline_env
-from tmdb_pipeline import cli, dbt_runner, sample, spark_env
+from conftest import pipeline_env
+from tmdb_pipeline import cli
+from tmdb_pipeline.errors import LockedError, UserError
+from tmdb_pipeline.extract import sample
+from tmdb_pipeline.project import project
+from tmdb_pipeline.warehouse import packages, spark
+from tmdb_pipeline.warehouse.spark import Spark
+from tmdb_pipeline.workspace import DataRoot
 
+TMDB = [sys.executable, "-m", "tmdb_pipeline"]
+
+# Columns stamped with the build's clock (or made from it, like the snapshot's scd id under its core name):
+# the two engines build the same batches, so every other column must match.
+CLOCK_STAMPED = re.compile(
+    r"(^|_)(loaded_at|staged_at|quarantined_at|updated_at|valid_from|valid_to|scd_id)$|^title_version_key$"
+)
 # Relative tolerance for DOUBLE columns: averages and sums of the same numbers in another order.
 FLOAT_TOLERANCE = 1e-9
 SIZE = {"movies": 1000, "series": 250}
@@ -67,7 +80,7 @@ SECOND_BUILD_SCHEMAS = ("staging", "intermediate", "core", "snapshots")
 
 
 def _skip_or_fail_without_spark() -> None:
-    reason = spark_env.unavailable_reason()
+    reason = spark.unavailable_reason()
     if reason is None:
         return
     if os.environ.get("TMDB_REQUIRE_SPARK") == "1":
@@ -87,8 +100,8 @@ class Builds:
         self.compared: dict[str, list[str]] = {}
         # dbt-expectations from dbt_packages/, DBT_PACKAGES_MIRROR or the dbt Hub, found once for all builds;
         # without it every build leaves the same tests out (and the run results still match)
-        packages = dbt_runner.prepare_packages(lambda _: None)
-        self.packages_env = {} if packages.complete else {"TMDB_SKIP_DBT_DEPS": "1"}
+        available = packages.prepare(project(), lambda _: None)
+        self.packages_env = {} if available.complete else {"TMDB_SKIP_DBT_DEPS": "1"}
 
     @property
     def data_dir(self) -> Path:
@@ -104,7 +117,7 @@ class Builds:
 
     def pipeline(self, name: str, engine: str, *args: str, cwd: Path | None = None) -> None:
         done = subprocess.run(
-            [sys.executable, str(REPO_ROOT / "scripts" / "pipeline.py"), *args],
+            [*TMDB, *args],
             cwd=cwd or self.root,  # never the repository: every path must come from the settings
             env=self.env(engine),
             capture_output=True,
@@ -240,7 +253,7 @@ def _duckdb_tables(
 
 def _normalise(value: Any, column: str) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     if isinstance(value, Decimal):
         return float(value)
     if column.endswith("_json") and isinstance(value, str):
@@ -263,7 +276,12 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _spark_table_dir(builds: Builds, schema: str, table: str) -> Path:
-    return spark_env.spark_dir(builds.data_dir) / "warehouse" / f"{schema}.db" / table
+    return (
+        DataRoot(builds.root / "data").workspace(builds.data_dir).spark_dir
+        / "warehouse"
+        / f"{schema}.db"
+        / table
+    )
 
 
 def compare_tables(
@@ -279,7 +297,7 @@ def compare_tables(
             if only is not None and table not in only:
                 continue
             compared.append(f"{schema}.{table}")
-            columns = [c for c in all_columns if not LOAD_TIME_COLUMN.search(c)]
+            columns = [c for c in all_columns if not CLOCK_STAMPED.search(c)]
             quoted = ", ".join(f'"{c}"' for c in columns)
             spark_dir = _spark_table_dir(builds, schema, table)
             if not spark_dir.is_dir():
@@ -339,13 +357,14 @@ def test_metastore_in_use_is_refused_naming_the_holder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TMDB_SPARK_DIR", raising=False)
+    workspace = DataRoot(tmp_path).workspace(tmp_path)
     lock_file = tmp_path / "spark" / "metastore_db" / "dbex.lck"
     lock_file.parent.mkdir(parents=True)
     lock_file.write_bytes(b"\0\0\0\0")
     holder = _hold_posix_lock(lock_file)
     try:
-        with pytest.raises(spark_env.LockedError) as refused:
-            spark_env.ensure_metastore_free(tmp_path)
+        with pytest.raises(LockedError) as refused:
+            spark.ensure_metastore_free(workspace)
     finally:
         holder.kill()
         holder.wait()
@@ -353,30 +372,32 @@ def test_metastore_in_use_is_refused_naming_the_holder(
     assert str(lock_file.parent) in message and f"PID {holder.pid}" in message
     assert "one process at a time" in message
     # once the holder is gone its lock is gone with it: the lock file left behind is not a collision
-    spark_env.ensure_metastore_free(tmp_path)
+    spark.ensure_metastore_free(workspace)
 
 
 def test_building_on_spark_before_anything_is_staged_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TMDB_LANDING_DIR", raising=False)
-    with pytest.raises(spark_env.UserError, match="Nothing staged: no batch in the landing zone"):
-        spark_env.prepare(tmp_path)
+    workspace = DataRoot(tmp_path).workspace(tmp_path)
+    with pytest.raises(UserError, match="Nothing staged: no batch in the landing zone"):
+        Spark().prepare(workspace)
     (tmp_path / "landing" / ".tmp").mkdir(parents=True)  # a staging run that never finished
-    with pytest.raises(spark_env.UserError, match="make stage SOURCE=sample"):
-        spark_env.ensure_staged(tmp_path)
+    with pytest.raises(UserError, match="make stage SOURCE=sample"):
+        spark.ensure_staged(workspace)
 
 
 def test_failure_hint_reads_only_this_runs_part_of_the_log(tmp_path: Path) -> None:
     log = tmp_path / "dbt.log"
-    log.write_text(f"an earlier run: {spark_env.DERBY_COLLISION} /x/metastore_db\n")
-    start = spark_env.log_size(log)
+    workspace = DataRoot(tmp_path).workspace(tmp_path)
+    log.write_text(f"an earlier run: {spark.DERBY_COLLISION} /x/metastore_db\n")
+    start = log.stat().st_size
     with log.open("a") as more:
         more.write("this run: Database error\n")
-    assert spark_env.failure_hint(tmp_path, log, start) is None
+    assert Spark().failure_hint(workspace, log, start) is None
     with log.open("a") as more:
-        more.write(f"XSDB6: {spark_env.DERBY_COLLISION} /x/metastore_db\n")
-    hint = spark_env.failure_hint(tmp_path, log, start)
+        more.write(f"XSDB6: {spark.DERBY_COLLISION} /x/metastore_db\n")
+    hint = Spark().failure_hint(workspace, log, start)
     assert hint is not None and "in use by another process" in hint
 
 
@@ -393,7 +414,7 @@ def test_java_version_is_read_from_its_banner(tmp_path: Path, banner: str, major
     java = tmp_path / "java"
     java.write_text(f"#!/bin/sh\necho '{banner}' >&2\n")
     java.chmod(0o755)
-    assert spark_env.java_major_version(str(java)) == major
+    assert spark.java_major_version(str(java)) == major
 
 
 def test_old_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -402,8 +423,8 @@ def test_old_java_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     java.write_text("#!/bin/sh\necho 'java version \"1.8.0_392\"' >&2\n")
     java.chmod(0o755)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
-    with pytest.raises(spark_env.UserError, match=r"needs Java 17 or newer.*Java 8"):
-        spark_env.ensure_java()
+    reason = spark.unavailable_reason()
+    assert reason is not None and "needs Java 17 or newer" in reason and "version 8" in reason
 
 
 def test_spark_settings_are_absolute_paths_under_the_data_folder(
@@ -411,8 +432,11 @@ def test_spark_settings_are_absolute_paths_under_the_data_folder(
 ) -> None:
     for name in ("TMDB_SPARK_DIR", "TMDB_LANDING_DIR"):
         monkeypatch.delenv(name, raising=False)
+    for name in ("TMDB_DATA_DIR", "TMDB_DUCKDB_PATH"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    env = spark_env.spark_env(Path("data") / "sample")
+    workspace = DataRoot(Path("data")).workspace(Path("data") / "sample")
+    env = {**workspace.dbt_env(), **Spark().env(workspace)}
     assert env["TMDB_SPARK_DIR"] == str(tmp_path / "data" / "sample" / "spark")
     assert env["TMDB_LANDING_DIR"] == str(tmp_path / "data" / "sample" / "landing")
     assert env["TMDB_DATA_DIR"] == str(tmp_path / "data" / "sample")
@@ -441,11 +465,11 @@ def test_the_dbt_target_is_read_from_dbts_own_options(
 
 
 def test_dbt_by_hand_on_spark_is_prepared_like_a_build(tmp_path: Path) -> None:
-    """`pipeline.py dbt <args> --target spark` runs the Spark checks first: here, that nothing is staged."""
+    """`tmdb dbt <args> --target spark` runs the Spark checks first: here, that nothing is staged."""
     data_dir = tmp_path / "data" / "sample"
     data_dir.mkdir(parents=True)
     done = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "pipeline.py"), "dbt", "build", "--target", "spark"],
+        [*TMDB, "dbt", "build", "--target", "spark"],
         cwd=tmp_path,
         env=pipeline_env(
             TMDB_DATA_ROOT=str(tmp_path / "data"), TMDB_DATA_DIR=str(data_dir), TMDB_SKIP_DBT_DEPS="1"
@@ -460,10 +484,10 @@ def test_dbt_by_hand_on_spark_is_prepared_like_a_build(tmp_path: Path) -> None:
 
 
 def test_missing_spark_is_a_reason_naming_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spark_env, "missing_packages", lambda: ["pyspark"])
-    reason = spark_env.unavailable_reason()
-    assert reason is not None and "pyspark missing" in reason and "requirements-spark.txt" in reason
-    monkeypatch.setattr(spark_env, "missing_packages", list)
-    monkeypatch.setattr(spark_env, "java_executable", lambda: None)
-    reason = spark_env.unavailable_reason()
+    monkeypatch.setattr(spark, "missing_packages", lambda: ["pyspark"])
+    reason = spark.unavailable_reason()
+    assert reason is not None and "pyspark missing" in reason and "make venv-spark" in reason
+    monkeypatch.setattr(spark, "missing_packages", list)
+    monkeypatch.setattr(spark, "java_executable", lambda: None)
+    reason = spark.unavailable_reason()
     assert reason is not None and "Java 17 or newer" in reason and "no `java` on PATH" in reason

@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 import pytest
 
-from conftest import batch_lines, movie, pipeline_env, read_landing_like_dbt, run_module, series
-from tmdb_pipeline import sample, stage
+from conftest import batch_lines, movie, pipeline_env, read_landing_like_dbt, run_tmdb, series
+from tmdb_pipeline import stage
 from tmdb_pipeline.errors import LockedError, UserError
-from tmdb_pipeline.stage import StageResult
+from tmdb_pipeline.extract import sample
+from tmdb_pipeline.landing_zone import existing_batches
+from tmdb_pipeline.stage import StageResult, manifests
 
 MANIFEST_KEYS = [
     "source_file",
@@ -43,7 +45,7 @@ def run_stage(dataset: Path, landing: Path, **kwargs: Any) -> tuple[StageResult,
 
 def landing_state(landing: Path) -> dict[str, Any]:
     """What a landing zone holds, without timestamps: comparable across runs."""
-    state: dict[str, Any] = {"batches": stage.existing_batches(landing), "docs": set(), "manifest": set()}
+    state: dict[str, Any] = {"batches": existing_batches(landing), "docs": set(), "manifest": set()}
     for batch in state["batches"]:
         for row in batch_lines(landing, batch, "*-[0-9]*.ndjson"):
             state["docs"].add((batch, row["source_file"], row["file_sha256"], orjson.dumps(row["doc"])))
@@ -140,7 +142,7 @@ def test_staging_the_same_input_again_writes_nothing_and_says_so(make_dataset, t
         and "no batch was written" in said[0]
     )
     assert landing_state(landing) == before
-    assert sorted(os.listdir(landing)) == [stage.INDEX_NAME, ".stage.lock", "batch=b000001"]
+    assert sorted(os.listdir(landing)) == [manifests.INDEX_NAME, ".stage.lock", "batch=b000001"]
 
 
 def test_the_manifest_index_is_used_only_while_every_manifest_is_as_it_was(
@@ -149,7 +151,7 @@ def test_the_manifest_index_is_used_only_while_every_manifest_is_as_it_was(
     dataset = make_dataset(movies={f"movie_{i}.json": movie(i) for i in range(1, 6)})
     landing = tmp_path / "landing"
     run_stage(dataset, landing)
-    index = landing / stage.INDEX_NAME
+    index = landing / manifests.INDEX_NAME
     assert index.is_file()
     assert run_stage(dataset, landing)[0].unchanged["movies"] == 5
 
@@ -263,7 +265,8 @@ def test_a_held_lock_is_a_clear_error_naming_file_and_holder(make_dataset, tmp_p
             "-c",
             "import fcntl, os, sys, time\n"
             "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
-            "os.write(fd, b'%d\\n' % os.getpid())\nprint('locked', flush=True)\ntime.sleep(60)\n",
+            "os.write(fd, b'PID %d (a test holder)' % os.getpid())\n"
+            "print('locked', flush=True)\ntime.sleep(60)\n",
             str(landing / ".stage.lock"),
         ],
         stdout=subprocess.PIPE,
@@ -275,10 +278,17 @@ def test_a_held_lock_is_a_clear_error_naming_file_and_holder(make_dataset, tmp_p
             run_stage(dataset, landing)
         message = str(caught.value)
         assert str(landing / ".stage.lock") in message and f"PID {holder.pid}" in message
-        assert "Wait for it to finish" in message
+        assert "wait for it to finish" in message
         assert caught.value.exit_code == 3
-        assert stage.existing_batches(landing) == []
-        cli = run_module("stage", str(dataset), "--landing", str(landing))
+        assert existing_batches(landing) == []
+        cli = run_tmdb(
+            "stage",
+            "--source",
+            str(dataset),
+            "--landing",
+            str(landing),
+            env=pipeline_env(TMDB_DATA_ROOT=str(tmp_path / "data")),
+        )
         assert cli.returncode == 3 and "holds the lock file" in cli.stderr and "Traceback" not in cli.stderr
     finally:
         holder.kill()
@@ -317,12 +327,12 @@ def test_a_full_disk_stops_staging_without_a_partial_batch(generated_dataset: Pa
         "import resource, signal, sys\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))\n"
-        "from tmdb_pipeline.stage import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
+        "from tmdb_pipeline.cli import main\n"
+        "sys.exit(main(['stage', '--source', sys.argv[1], '--landing', sys.argv[2]]))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", limit, str(dataset), "--landing", str(landing)],
-        env=pipeline_env(),
+        [sys.executable, "-c", limit, str(dataset), str(landing)],
+        env=pipeline_env(TMDB_DATA_ROOT=str(tmp_path / "data")),
         capture_output=True,
         text=True,
         timeout=120,
@@ -332,7 +342,7 @@ def test_a_full_disk_stops_staging_without_a_partial_batch(generated_dataset: Pa
     assert (
         "is full" in done.stderr and "No batch was written" in done.stderr and "Traceback" not in done.stderr
     )
-    assert stage.existing_batches(landing) == []
+    assert existing_batches(landing) == []
     assert not (landing / ".tmp").exists()
     result, _ = run_stage(dataset, landing, workers=2)  # with room again, a normal run
     assert result.staged == {"movies": 2000, "series": 500}
@@ -351,8 +361,17 @@ def test_a_run_killed_midway_leaves_no_partial_batch_and_a_rerun_equals_a_clean_
         tries += 1
         shutil.rmtree(landing, ignore_errors=True)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tmdb_pipeline.stage", str(dataset), "--landing", str(landing)],
-            env=pipeline_env(),
+            [
+                sys.executable,
+                "-m",
+                "tmdb_pipeline",
+                "stage",
+                "--source",
+                str(dataset),
+                "--landing",
+                str(landing),
+            ],
+            env=pipeline_env(TMDB_DATA_ROOT=str(tmp_path / "data")),
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -368,7 +387,7 @@ def test_a_run_killed_midway_leaves_no_partial_batch_and_a_rerun_equals_a_clean_
         proc.wait()
     assert killed_midway, f"the run always finished before it could be killed ({tries} tries)"
     wait_for_lock_release(landing / ".stage.lock")  # killed workers may take a moment to go
-    assert stage.existing_batches(landing) == []  # nothing half-written is visible
+    assert existing_batches(landing) == []  # nothing half-written is visible
     assert count_batch_files(landing) == 0
 
     result, _ = run_stage(dataset, landing, workers=2)
@@ -480,14 +499,17 @@ def test_the_real_sample_stages_whole_and_unchanged(real_sample_dir: Path, tmp_p
     assert again.batch_id is None
 
 
-def test_cli_stages_a_folder(make_dataset, tmp_path: Path) -> None:
+def test_tmdb_stage_stages_a_folder(make_dataset, tmp_path: Path) -> None:
     dataset = make_dataset(movies={"movie_1.json": movie(1)})
-    done = run_module(
-        "stage", str(dataset), "--landing", str(tmp_path / "landing"), "--source-label", "cli data"
-    )
+    env = pipeline_env(TMDB_DATA_ROOT=str(tmp_path / "data"))
+    done = run_tmdb("stage", "--source", str(dataset), "--landing", str(tmp_path / "landing"), env=env)
     assert done.returncode == 0, done.stderr
-    assert "Staged batch b000001 from the cli data" in done.stdout
-    missing = run_module("stage", str(tmp_path / "nope"), "--landing", str(tmp_path / "landing"))
+    assert f"Staged batch b000001 from the folder {dataset}" in done.stdout
+    assert "1 files seen = 1 staged + 0 quarantined + 0 unchanged" in done.stdout  # the summary
+    assert (tmp_path / "data" / "current").resolve().name.startswith("folder-")
+    missing = run_tmdb(
+        "stage", "--source", str(tmp_path / "nope"), "--landing", str(tmp_path / "landing"), env=env
+    )
     assert (
         missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
     )
@@ -496,9 +518,9 @@ def test_cli_stages_a_folder(make_dataset, tmp_path: Path) -> None:
 def test_manifest_blocks_parse_like_lines() -> None:
     rows = [{"source_file": f"movies/movies/movie_{i}.json", "n": i} for i in range(50)]
     data = b"\n".join(orjson.dumps(row) for row in rows) + b"\n"
-    assert list(stage._manifest_rows(data, block=100)) == rows  # many small blocks
+    assert list(manifests._manifest_rows(data, block=100)) == rows  # many small blocks
     broken = data.replace(b'"n":7}', b'"n":7', 1)
-    parsed = list(stage._manifest_rows(broken, block=100))
+    parsed = list(manifests._manifest_rows(broken, block=100))
     assert parsed[7] is None and parsed[:7] + parsed[8:] == rows[:7] + rows[8:]
 
 
@@ -542,4 +564,4 @@ def test_an_empty_dataset_is_an_error_not_an_empty_batch(make_dataset, tmp_path:
     dataset = make_dataset()  # both folders, no files
     with pytest.raises(UserError, match="has no files in movies/movies or series/series"):
         run_stage(dataset, tmp_path / "landing")
-    assert stage.existing_batches(tmp_path / "landing") == []
+    assert existing_batches(tmp_path / "landing") == []

@@ -1,0 +1,157 @@
+"""The closing summary of a run: what came in, what went where, what was tested, where the warehouse is, and
+the dbt command that works by hand in the state the run left."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tmdb_pipeline import ENTITIES
+from tmdb_pipeline.project import tool
+from tmdb_pipeline.report import skipped_tests
+from tmdb_pipeline.report.warehouse_stats import LAYERS, layer_row_counts, load_accounting
+from tmdb_pipeline.stage import StageResult
+from tmdb_pipeline.warehouse import BuildOutcome
+from tmdb_pipeline.workspace import Workspace
+
+
+@dataclass
+class RunSummary:
+    started: float
+    source: str = ""
+    stage: StageResult | None = None
+    workspace: Workspace | None = None
+    build: BuildOutcome | None = None
+    rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer -> (relations, rows)
+    accounting: list[dict[str, Any]] = field(default_factory=list)  # rows of mart_audit__load_reconciliation
+    skipped_list: Path | None = None  # the full list of the tests skipped for a missing package
+
+    def read_warehouse(self) -> None:
+        """The row counts and the accounting of a DuckDB warehouse the run built or left in place."""
+        if self.workspace is None or self.build is None or self.build.target != "duckdb":
+            return
+        if self.workspace.warehouse.exists():
+            self.rows = layer_row_counts(self.workspace.warehouse)
+            self.accounting = load_accounting(self.workspace.warehouse)
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _shown(path: Path) -> str:
+    """A path as typed from the current folder, when that is shorter than the absolute path."""
+    relative = os.path.relpath(path, Path.cwd())
+    return relative if len(relative) < len(str(path)) else str(path)
+
+
+def _stage_lines(stage: StageResult) -> list[str]:
+    batch = f"batch {stage.batch_id}" if stage.batch_id else "nothing new, no batch written"
+    lines = [f"Staging       {batch} in {_shown(stage.landing_dir)} ({stage.elapsed_s:.1f} s)"]
+    for entity in ENTITIES:
+        seen, staged = stage.seen.get(entity, 0), stage.staged.get(entity, 0)
+        quarantined, unchanged = stage.quarantined.get(entity, 0), stage.unchanged.get(entity, 0)
+        lines.append(
+            f"  {entity:<11} {_n(seen)} files seen = {_n(staged)} staged + {_n(quarantined)} quarantined"
+            f" + {_n(unchanged)} unchanged"
+        )
+    if stage.reasons:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(stage.reasons.items()))
+        lines.append(f"  quarantine  {reasons} (table marts.mart_audit__quarantined_files)")
+    return lines
+
+
+def _accounting_lines(accounting: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for row in accounting:
+        verdict = (
+            "reconciled" if row["is_reconciled"] else "NOT RECONCILED (the build's reconciliation tests fail)"
+        )
+        lines.append(
+            f"  {row['entity']:<11} {_n(row['files_seen'])} files = {_n(row['files_staged'])} staged"
+            f" + {_n(row['files_quarantined'])} quarantined -> {_n(row['raw_rows'])} raw rows,"
+            f" {_n(row['distinct_raw_ids'])} ids ({_n(row['duplicates_removed'])} duplicates removed)"
+            f" -> {_n(row['staging_rows'])} staging -> {_n(row['core_titles'])} core titles: {verdict}"
+        )
+    return ["Accounting    all batches, from marts.mart_audit__load_reconciliation", *lines] if lines else []
+
+
+def _build_lines(build: BuildOutcome, skipped_list: Path | None) -> list[str]:
+    if build.result is None:
+        return [
+            f"dbt build     skipped on target {build.target}: {build.skipped_because}",
+            "Tests         not re-run: the last green build's tests stand for this warehouse",
+        ]
+    result = build.result
+    built = sum(result.counts.get("model", {}).values())
+    lines = [
+        f"dbt build     {'OK' if result.returncode == 0 else 'FAILED'}: {built} models"
+        f" on target {build.target} ({result.elapsed_s:.1f} s)"
+    ]
+    if build.rebuilt_because:
+        lines.append(f"  built although nothing new was staged: {build.rebuilt_because}")
+    tests = result.tests()
+    lines.append(
+        f"Tests         {_n(tests['passed'])} passed, {_n(tests['failed'])} failed,"
+        f" {_n(tests['warned'])} warned, {_n(tests['skipped'])} skipped"
+    )
+    if result.skipped_expectations and skipped_list is not None:
+        lines += [
+            "  " + line
+            for line in skipped_tests.note(
+                result.skipped_expectations, build.packages.detail, skipped_list, _shown(skipped_list)
+            )
+        ]
+    if build.unit_tests_left_out:
+        lines.append(f"Unit tests    not run: {build.unit_tests_left_out}")
+    lines += [f"  FAILED      {failure}" for failure in result.failures[:20]]
+    return lines
+
+
+def by_hand(workspace: Workspace, build: BuildOutcome) -> str:
+    """The dbt command a person can run next, as it works in the state this run left: plain dbt where its
+    packages are installed; the pipeline's dbt wrapper where they are missing (dbt alone stops on
+    packages.yml) or on Spark (its paths and metastore are set first)."""
+    data_dir = f"TMDB_DATA_DIR={workspace.relative()}"
+    if build.target == "spark":
+        return f"{data_dir} {_shown(Path(tool('tmdb')))} dbt build --target spark   (docs/spark.md)"
+    if build.packages.complete:
+        return f"{data_dir} {_shown(Path(tool('dbt')))} build   (README, 'dbt by hand')"
+    return (
+        f"{data_dir} {_shown(Path(tool('tmdb')))} dbt build   (runs dbt without the missing packages;"
+        " README, 'dbt by hand')"
+    )
+
+
+def render(summary: RunSummary) -> str:
+    lines = ["", "=" * 30 + " TMDB pipeline summary " + "=" * 30]
+    if summary.source:
+        lines.append(f"Source        {summary.source}")
+    if summary.stage is not None:
+        lines += _stage_lines(summary.stage)
+    if summary.rows:
+        lines.append(
+            "Rows          "
+            + " | ".join(
+                f"{layer} {_n(rows)} ({relations} rel.)"
+                for layer in LAYERS
+                if layer in summary.rows
+                for relations, rows in [summary.rows[layer]]
+            )
+        )
+    lines += _accounting_lines(summary.accounting)
+    if summary.build is not None:
+        lines += _build_lines(summary.build, summary.skipped_list)
+        lines.append(f"Warehouse     {_shown(Path(summary.build.warehouse))}")
+        if summary.workspace is not None:
+            lines.append(f"By hand       {by_hand(summary.workspace, summary.build)}")
+    lines.append(f"Elapsed       {time.monotonic() - summary.started:.1f} s")
+    lines.append("=" * 83)
+    return "\n".join(lines)
+
+
+def print_summary(summary: RunSummary) -> None:
+    print(render(summary), flush=True)

@@ -1,0 +1,92 @@
+"""The warehouse: dbt on the landing zone of a data folder, with its packages handled, on a target.
+
+`build()` is `make build` (and the second half of `make run`): prepare the target, get dbt's packages,
+decide from the build stamp whether there is anything to do and whether the unit tests must run, run
+`dbt build`, and record a green build. Modules: `packages` (dbt's packages), `dbt` (running it),
+`build_stamp` (the last green build), `targets` and `spark` (what each target needs), `docs_site`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tmdb_pipeline.project import Project
+from tmdb_pipeline.warehouse import dbt, packages
+from tmdb_pipeline.warehouse.build_stamp import BuildStamp
+from tmdb_pipeline.warehouse.dbt import BuildResult
+from tmdb_pipeline.warehouse.packages import Packages
+from tmdb_pipeline.warehouse.targets import for_name
+from tmdb_pipeline.workspace import Workspace
+
+Announce = Callable[[str], None]
+
+
+@dataclass
+class BuildOutcome:
+    target: str
+    packages: Packages
+    warehouse: str  # where the built tables are
+    result: BuildResult | None = None  # None: dbt build did not run
+    skipped_because: str = ""  # why dbt build did not run
+    rebuilt_because: str = ""  # why it ran although nothing new was staged
+    unit_tests_left_out: str = ""  # why dbt's unit tests were not part of it
+
+    @property
+    def ok(self) -> bool:
+        return self.result is None or self.result.returncode == 0
+
+
+def build(
+    workspace: Workspace,
+    target_name: str,
+    project: Project,
+    *,
+    economical: bool = False,
+    nothing_new: bool = False,
+    announce: Announce = print,
+) -> BuildOutcome:
+    """`dbt build` on a data folder. `economical` (what `make run` does, unless --rebuild): when nothing new
+    was staged and the warehouse already is what the build would make, no build; and when the code is the
+    last green build's, no unit tests. Otherwise (`make build`) everything, always."""
+    target = for_name(target_name)
+    target.prepare(workspace)
+    available = packages.prepare(project, announce)
+    announce(f"dbt packages: {available.mode} ({available.detail})")
+    outcome = BuildOutcome(target.name, available, target.warehouse_label(workspace))
+    stamp = BuildStamp(workspace, target, project)
+    args = ["build", "--target", target.name]
+    if economical and nothing_new:
+        why = stamp.why_build(available.mode)
+        if why is None:
+            outcome.skipped_because = (
+                "nothing new was staged, and the project, dbt packages and warehouse are as the last green"
+                " build left them (`make build` or `tmdb run --rebuild` builds anyway)"
+            )
+            return outcome
+        outcome.rebuilt_because = why
+        announce(f"Building although nothing new was staged: {why}.")
+    if economical and stamp.code_unchanged(available.mode):
+        args += ["--exclude-resource-type", "unit_test"]
+        outcome.unit_tests_left_out = (
+            "the models, macros, packages and tools are those of the last green build, where they passed"
+            " (`make build` or `tmdb run --rebuild` runs them)"
+        )
+        announce(f"Unit tests: left out; {outcome.unit_tests_left_out}.")
+    dbt_log = project.log_dir / "dbt.log"
+    log_start = dbt_log.stat().st_size if dbt_log.exists() else 0
+    stamp.forget()
+    started = time.monotonic()
+    code = dbt.run(args, available, project, {**workspace.dbt_env(), **target.env(workspace)})
+    result = dbt.read_run_results(project)
+    result.returncode = code
+    result.elapsed_s = time.monotonic() - started
+    if code == 0:
+        stamp.record(available.mode)
+    elif hint := target.failure_hint(workspace, dbt_log, log_start):
+        announce(f"\n{hint}")
+    if not available.complete:
+        result.skipped_expectations = dbt.skipped_expectation_tests(project)
+    outcome.result = result
+    return outcome
