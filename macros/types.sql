@@ -1,5 +1,6 @@
-{#- Type names. The project writes types the DuckDB way (seed column_types and model contracts say
-    `varchar`, `json`...; dbt's contract aliasing turns `string` into `text`). -#}
+{#- Type names. The project writes types the DuckDB way (seed column_types, model contracts and the
+    landing-zone contract, var tmdb_landing_zone, say `varchar`, `json`...; dbt's contract aliasing turns
+    `string` into `text`). -#}
 
 {#- The SQL type of a column holding JSON text (nested arrays kept for intermediate models to unnest). -#}
 {% macro type_json() -%}
@@ -17,7 +18,8 @@
 
 {#- A type name written the DuckDB way as Spark's: Spark knows neither VARCHAR without a length nor TEXT
     nor JSON. Names Spark knows as they are (bigint, double, date, timestamp...) are returned unchanged.
-    Used by the dbt-spark overrides for seeds and contracts (macros/adapters/spark/). -#}
+    Used by the Spark landing-zone DDL (macros/landing/landing_zone.sql) and by the dbt-spark overrides
+    for seeds and contracts (macros/adapters/spark/). -#}
 {% macro spark_type(data_type) -%}
     {%- set name = (data_type | string | trim | lower) -%}
     {%- set mapped = {

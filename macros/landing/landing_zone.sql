@@ -1,6 +1,9 @@
 {#- Reading the landing zone: the NDJSON batches the Python stager writes under `<landing>/batch=<id>/`.
-    DuckDB reads the files through each source's external_location (models/raw/_tmdb__sources.yml);
-    other engines register them differently, so the engine-specific parts sit behind adapter.dispatch. -#}
+    Its columns are declared once, in dbt_project.yml's var tmdb_landing_zone (the landing-zone contract),
+    and derived from there by the DuckDB sources (models/raw/_tmdb__sources.yml) and the Spark DDL below.
+
+    DuckDB reads the files through each source's external_location; other engines register them
+    differently, so the engine-specific parts sit behind adapter.dispatch. -#}
 
 {#- The landing zone's folder, as the tmdb_landing source defines it (its meta.tmdb_landing_dir). -#}
 {% macro landing_dir() -%}
@@ -87,14 +90,29 @@
     {%- if execute -%}
         {%- set landing = tmdb.spark_landing_location() -%}
         {%- set schema = tmdb.landing_source_schema() -%}
+        {#- The columns of each line shape, derived from the landing-zone contract (var tmdb_landing_zone:
+            column -> DuckDB type name, mapped by spark_type), then the hive partition column `batch`. -#}
+        {%- set contract = var('tmdb_landing_zone') -%}
+        {%- set columns = {} -%}
+        {%- set ddl = {} -%}
+        {%- for shape in ['documents', 'manifest'] -%}
+            {%- set names = [] -%}
+            {%- set declared = [] -%}
+            {%- for name, data_type in contract[shape].items() -%}
+                {%- do names.append(name) -%}
+                {%- do declared.append(name ~ ' ' ~ tmdb.spark_type(data_type)) -%}
+            {%- endfor -%}
+            {%- do columns.update({shape: (names + ['batch']) | join(', ')}) -%}
+            {%- do ddl.update({shape: (declared + ['batch string']) | join(', ')}) -%}
+        {%- endfor -%}
         {%- set file_tables = {
-            'landing_documents': 'source_file string, file_sha256 string, doc string, batch string',
-            'landing_manifest': 'source_file string, entity string, size_bytes bigint, mtime_ns bigint, sha256 string, status string, reason string, detail string, tmdb_id bigint, staged_at timestamp, batch string',
+            'landing_documents': ddl['documents'],
+            'landing_manifest': ddl['manifest'],
         } -%}
         {%- set views = [
-            ('movies', 'landing_documents', 'source_file, file_sha256, doc, batch', "like 'movies-%.ndjson'"),
-            ('series', 'landing_documents', 'source_file, file_sha256, doc, batch', "like 'series-%.ndjson'"),
-            ('manifest', 'landing_manifest', 'source_file, entity, size_bytes, mtime_ns, sha256, status, reason, detail, tmdb_id, staged_at, batch', "= 'manifest.ndjson'"),
+            ('movies', 'landing_documents', columns['documents'], "like 'movies-%.ndjson'"),
+            ('series', 'landing_documents', columns['documents'], "like 'series-%.ndjson'"),
+            ('manifest', 'landing_manifest', columns['manifest'], "= 'manifest.ndjson'"),
         ] -%}
         {%- do run_query('create schema if not exists ' ~ schema) -%}
         {%- for table, table_columns in file_tables.items() -%}
