@@ -1,4 +1,7 @@
-{#- Snapshots on Spark with plain parquet tables. dbt-spark's snapshot materialization accepts only
+{#- OVERRIDE OF dbt-spark: its snapshot materialization (a root-project materialization for the same
+    adapter takes precedence over the adapter's). dbt runs it for every snapshot on Spark.
+
+    Why: snapshots on Spark with plain parquet tables. dbt-spark's snapshot materialization accepts only
     Delta, Iceberg or Hudi tables (it ends in MERGE INTO), and none of their jars can be had from PyPI.
     This one keeps dbt's snapshot logic (strategy, staging rows, column names, hard_deletes, the checks
     on the existing table) and replaces only the MERGE: the snapshot table is rewritten as

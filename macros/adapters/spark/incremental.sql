@@ -1,5 +1,9 @@
-{#- Incremental models on Spark with plain parquet tables (no Delta/Iceberg/Hudi jars are to be had from
-    PyPI, so MERGE and DELETE are not available).
+{#- OVERRIDES OF dbt-spark: dbt_spark_validate_get_incremental_strategy and dbt_spark_get_incremental_sql,
+    which dbt-spark's incremental materialization calls by name (a root-project macro of the same name
+    takes precedence over the adapter's). dbt runs them, never the project's models.
+
+    Why: incremental models on Spark with plain parquet tables (no Delta/Iceberg/Hudi jars are to be had
+    from PyPI, so MERGE and DELETE are not available).
 
     - append (dbt-spark's default; the raw models): new batches are inserted. Correct because a raw model
       only ever selects batches newer than the newest it holds.

@@ -3,6 +3,7 @@
     {{ return(adapter.dispatch('join_non_null', 'tmdb')(expressions)) }}
 {%- endmacro %}
 
-{% macro duckdb__join_non_null(expressions) -%}
+{#- concat_ws skips NULLs on DuckDB and on Spark alike. -#}
+{% macro default__join_non_null(expressions) -%}
     nullif(concat_ws(', ', {{ expressions | join(', ') }}), '')
 {%- endmacro %}

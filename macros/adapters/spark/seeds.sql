@@ -1,22 +1,10 @@
-{#- Type names. The project writes types the DuckDB way (seed column_types and model contracts say
-    `varchar`; dbt's contract aliasing turns `string` into `text`), and Spark knows neither VARCHAR
-    without a length nor TEXT nor JSON. spark_type() maps such names to Spark's; dbt's own Spark
-    macros that read them (seed tables, the contract check) get the mapped names through the two
-    overrides below, which then hand over to dbt-spark's / dbt's implementation unchanged. -#}
+{#- OVERRIDES OF dbt-spark: its seed macros spark__create_csv_table and spark__load_csv_rows (dispatched
+    by dbt's seed materialization; a root-project macro of the same name takes precedence over the
+    adapter's). dbt runs these, never the project's models.
 
-{% macro spark_type(data_type) -%}
-    {%- set name = (data_type | string | trim | lower) -%}
-    {%- set mapped = {
-        'varchar': 'string', 'text': 'string', 'string': 'string', 'char': 'string', 'bpchar': 'string',
-        'json': 'string', 'uuid': 'string',
-        'integer': 'int', 'int4': 'int', 'signed': 'int',
-        'int8': 'bigint', 'long': 'bigint', 'hugeint': 'decimal(38, 0)',
-        'float8': 'double', 'double precision': 'double', 'float4': 'float', 'real': 'float',
-        'timestamptz': 'timestamp', 'timestamp with time zone': 'timestamp',
-        'bool': 'boolean', 'logical': 'boolean',
-    } -%}
-    {{ return(mapped.get(name, data_type)) }}
-{%- endmacro %}
+    Why: the project writes seed column_types the DuckDB way (`varchar`), which Spark does not know
+    (tmdb.spark_type in macros/types.sql maps them), and dbt-spark's own row loading breaks on quotes and
+    retypes numbers (see spark__load_csv_rows). -#}
 
 {#- Seeds: column_types as Spark names, then dbt-spark's own seed DDL and inserts. `model` is this seed's
     own copy of its node (a dict made for this run), so mapping it in place changes nothing else. -#}
@@ -71,18 +59,4 @@
     {%- else -%}
         {{ return("'" ~ (value | string | replace('\\', '\\\\') | replace("'", "\\'")) ~ "'") }}
     {%- endif -%}
-{%- endmacro %}
-
-{#- Contracts: the types a contract declares, as Spark names, for dbt's check of the model's columns. -#}
-{% macro spark__get_empty_schema_sql(columns) -%}
-    {%- set mapped = {} -%}
-    {%- for name, column in columns.items() -%}
-        {%- set copy = {} -%}
-        {%- do copy.update(column) -%}
-        {%- if copy.get('data_type') -%}
-            {%- do copy.update({'data_type': tmdb.spark_type(copy['data_type'])}) -%}
-        {%- endif -%}
-        {%- do mapped.update({name: copy}) -%}
-    {%- endfor -%}
-    {{ return(dbt.default__get_empty_schema_sql(mapped)) }}
 {%- endmacro %}

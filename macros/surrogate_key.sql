@@ -6,7 +6,10 @@
     {{ return(adapter.dispatch('surrogate_key', 'tmdb')(columns)) }}
 {%- endmacro %}
 
-{% macro duckdb__surrogate_key(columns) -%}
+{#- One implementation for DuckDB and Spark: the same md5 over the same text, so a key made on Spark
+    equals the one made on DuckDB for the same natural key (integers, text and dates cast to the same text
+    on both engines; doubles do not: 1e20 is '1e+20' on DuckDB, '1.0E20' on Spark). -#}
+{% macro default__surrogate_key(columns) -%}
     {%- set parts = [] -%}
     {%- for column in columns -%}
         {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '_null_')") -%}
