@@ -111,3 +111,20 @@ def test_the_duckdb_sources_read_what_the_stager_wrote(staged: Path) -> None:
         described = {row[0]: row[1] for row in con.sql(query).fetchall()}
     for column, data_type in contract().manifest.items():
         assert described[column].lower() == data_type, column
+
+
+def test_the_spark_landing_tables_are_declared_from_the_contract_not_from_a_copy() -> None:
+    """The Spark DDL is built from the var at run time (the spark gate builds through it); a list of the
+    contract's columns written into the macro would be a second copy that could drift."""
+    from tmdb_pipeline.project import project
+
+    macro = (project().root / "macros" / "landing" / "landing_zone.sql").read_text()
+    body = macro.split("macro spark__register_landing_zone", 1)[1].split("endmacro", 1)[0]
+    assert "var('tmdb_landing_zone')" in body
+    copied = [
+        column
+        for file in ("documents", "manifest")
+        for column in contract().columns(file)
+        if re.search(rf"\b{column}\b", body)
+    ]
+    assert copied == [], f"columns written out in the Spark DDL instead of read from the contract: {copied}"
