@@ -3,6 +3,7 @@ the dbt command that works by hand in the state the run left."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 from tmdb_pipeline import ENTITIES
 from tmdb_pipeline.project import tool
 from tmdb_pipeline.report import skipped_tests
-from tmdb_pipeline.report.warehouse_stats import LAYERS, layer_row_counts, load_accounting
+from tmdb_pipeline.report.warehouse_stats import LAYERS, failing_rows, layer_row_counts, load_accounting
 from tmdb_pipeline.stage import StageResult
 from tmdb_pipeline.warehouse import BuildOutcome
 from tmdb_pipeline.workspace import Workspace
@@ -30,12 +31,19 @@ class RunSummary:
     skipped_list: Path | None = None  # the full list of the tests skipped for a missing package
 
     def read_warehouse(self) -> None:
-        """The row counts and the accounting of a DuckDB warehouse the run built or left in place."""
+        """The row counts and the accounting of a DuckDB warehouse the run built or left in place, and a
+        few of the rows each failed data test found."""
         if self.workspace is None or self.build is None or self.build.target != "duckdb":
             return
-        if self.workspace.warehouse.exists():
-            self.rows = layer_row_counts(self.workspace.warehouse)
-            self.accounting = load_accounting(self.workspace.warehouse)
+        warehouse = self.workspace.warehouse
+        if not warehouse.exists():
+            return
+        self.rows = layer_row_counts(warehouse)
+        self.accounting = load_accounting(warehouse)
+        for failure in self.build.result.failures if self.build.result else []:
+            if failure.is_data_test:
+                with contextlib.suppress(Exception):  # only an illustration: the failure stands without it
+                    failure.examples = failing_rows(warehouse, failure.compiled_code)
 
 
 def _n(value: int) -> str:
@@ -107,8 +115,15 @@ def _build_lines(build: BuildOutcome, skipped_list: Path | None) -> list[str]:
         ]
     if build.unit_tests_left_out:
         lines.append(f"Unit tests    not run: {build.unit_tests_left_out}")
-    lines += [f"  FAILED      {failure}" for failure in result.failures[:20]]
+    for failure in result.failures[:20]:
+        lines.append(f"  FAILED      {failure}")
+        lines += [f"              {_row(example)}" for example in failure.examples]
     return lines
+
+
+def _row(row: dict[str, object]) -> str:
+    text = ", ".join(f"{column}={value!r}" for column, value in row.items())
+    return text if len(text) <= 150 else text[:147] + "..."
 
 
 def by_hand(workspace: Workspace, build: BuildOutcome) -> str:

@@ -40,3 +40,13 @@ def load_accounting(warehouse: Path) -> list[dict[str, Any]]:
             return []
         relation = con.sql("select * from marts.mart_audit__load_reconciliation order by entity")
         return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+
+
+def failing_rows(warehouse: Path, query: str, limit: int = 3) -> list[dict[str, Any]]:
+    """A few of the rows a failed data test found (its compiled query, run again read-only), so the
+    summary can say what failed: the column, the check, the offending values."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        relation = con.sql(f"select * from ({query}) as failing limit {int(limit)}")
+        return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]

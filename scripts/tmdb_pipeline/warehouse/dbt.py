@@ -28,10 +28,27 @@ READ_ONLY_COMMANDS = {"compile", "parse", "list", "ls", "docs", "show", "debug",
 
 
 @dataclass
+class Failure:
+    """A node that failed or errored, as dbt reported it."""
+
+    unique_id: str
+    message: str
+    compiled_code: str  # for a failed data test: the query whose rows are the failures
+    examples: list[dict[str, object]] = field(default_factory=list)  # a few of those rows, when read back
+
+    @property
+    def is_data_test(self) -> bool:
+        return self.unique_id.startswith("test.") and bool(self.compiled_code.strip())
+
+    def __str__(self) -> str:
+        return f"{self.unique_id}: {self.message}"
+
+
+@dataclass
 class BuildResult:
     returncode: int
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # resource type -> status -> n
-    failures: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     skipped_expectations: list[tuple[str, str]] = field(default_factory=list)  # (test name, kind)
     elapsed_s: float = 0.0
 
@@ -113,5 +130,6 @@ def read_run_results(project: Project) -> BuildResult:
         by_status = result.counts.setdefault(resource, {})
         by_status[status] = by_status.get(status, 0) + 1
         if status in ("error", "fail"):
-            result.failures.append(f"{item['unique_id']}: {(item.get('message') or '').strip()[:200]}")
+            message = (item.get("message") or "").strip()[:200]
+            result.failures.append(Failure(item["unique_id"], message, item.get("compiled_code") or ""))
     return result
