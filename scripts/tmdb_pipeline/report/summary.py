@@ -99,6 +99,8 @@ def _build_lines(build: BuildOutcome, skipped_list: Path | None) -> list[str]:
         f"dbt build     {'OK' if result.returncode == 0 else 'FAILED'}: {built} models"
         f" on target {build.target} ({result.elapsed_s:.1f} s)"
     ]
+    if result.returncode != 0 and not result.counts:
+        lines.append("  dbt stopped before it ran any node: its message is above")
     if build.rebuilt_because:
         lines.append(f"  built although nothing new was staged: {build.rebuilt_because}")
     tests = result.tests()
