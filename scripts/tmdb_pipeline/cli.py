@@ -136,7 +136,8 @@ def do_build(data_dir: Path, target: str, summary: RunSummary, *, skip_if_unchan
             " build left them (`make build` or `pipeline.py run --rebuild` builds anyway)"
         )
         _fill_from_warehouse(summary, data_dir, target)
-        return 0
+        # publish: a warehouse that was never published is published as it stands (it passed its tests)
+        return _publish_if_unpublished(data_dir, target, summary)
     if target == "spark":
         from tmdb_pipeline import spark_env
 
@@ -171,7 +172,61 @@ def do_build(data_dir: Path, target: str, summary: RunSummary, *, skip_if_unchan
     summary.build = build
     _fill_from_warehouse(summary, data_dir, target)
     dbt_runner.announce_skipped(packages, build.skipped_expectations, _say)
-    return 0 if returncode == 0 else 1
+    # publish: only what passed (write-audit-publish); a failed build leaves the last published set alone
+    return _publish(data_dir, target, summary) if returncode == 0 else 1
+
+
+# --- publish (write-audit-publish; tmdb_pipeline.publish) ---------------------------------------------
+
+
+def _publish(data_dir: Path, target: str, summary: RunSummary) -> int:
+    """Publish the marts of the green build just made; 1 when that failed (the last publish is kept)."""
+    from tmdb_pipeline import publish, spark_env
+
+    try:
+        summary.published = publish.publish(
+            data_dir,
+            target=target,
+            warehouse=paths.warehouse_path(data_dir),
+            spark_warehouse=spark_env.spark_dir(data_dir) / "warehouse",
+            source_label=summary.source or None,
+            tests=_published_tests(summary),
+        )
+    except publish.PublishError as error:
+        summary.publish_note = f"FAILED, {error}"
+        return 1
+    return 0
+
+
+def _publish_if_unpublished(data_dir: Path, target: str, summary: RunSummary) -> int:
+    from tmdb_pipeline import publish
+
+    if publish.latest_published(data_dir) is None:
+        return _publish(data_dir, target, summary)
+    summary.publish_note = "unchanged (the build was skipped, so the last publish stands)"
+    return 0
+
+
+def _published_tests(summary: RunSummary) -> dict[str, object] | None:
+    """The build's test tally for the publish manifest; None when this run built nothing."""
+    if summary.build is None:
+        return None
+    tally: dict[str, int] = {}
+    for resource in ("test", "unit_test"):
+        for status, count in summary.build.counts.get(resource, {}).items():
+            tally[status] = tally.get(status, 0) + count
+    expectations = summary.build.skipped_expectations
+    detail = summary.packages.detail if summary.packages else ""
+    reasons = [f"{len(expectations)} need dbt-expectations ({detail})"] if expectations else []
+    if summary.unit_tests_skipped:
+        reasons.append(f"unit tests not run: {summary.unit_tests_skipped}")
+    return {
+        "passed": tally.get("pass", 0),
+        "failed": tally.get("fail", 0) + tally.get("error", 0),
+        "warned": tally.get("warn", 0),
+        "skipped": tally.get("skipped", 0) + len(expectations),
+        "skipped_reason": "; ".join(reasons),
+    }
 
 
 def dbt_target(dbt_args: Sequence[str]) -> str | None:

@@ -32,6 +32,8 @@ class RunSummary:
     target: str = "duckdb"
     build_skipped: str = ""  # why `run` did not run dbt build, when it did not
     unit_tests_skipped: str = ""  # why `run` left dbt's unit tests out of its build, when it did
+    published: Any = None  # tmdb_pipeline.publish.PublishResult, when this run published
+    publish_note: str = ""  # what happened to the published set otherwise
 
 
 def layer_row_counts(warehouse: Path) -> dict[str, tuple[int, int]]:
@@ -128,6 +130,22 @@ def _test_line(build: BuildResult, packages: Packages | None) -> str:
     return line
 
 
+def _publish_lines(summary: RunSummary) -> list[str]:
+    """Where readers find the marts (tmdb_pipeline.publish), or why nothing was published."""
+    if summary.published is not None:
+        published = summary.published
+        return [
+            f"Published     {_relative(published.latest)} ({len(published.relations)} relations,"
+            f" built {published.built_at}; `make dashboard` shows them)"
+        ]
+    if summary.data_dir is None or (summary.build is None and not summary.build_skipped):
+        return []
+    latest = _relative(summary.data_dir / "publish" / "latest")
+    if summary.publish_note:
+        return [f"Published     {latest} {summary.publish_note}"]
+    return [f"Published     nothing: the build failed, so {latest} keeps the last green build's marts"]
+
+
 def print_summary(summary: RunSummary) -> None:
     lines = ["", "=" * 30 + " TMDB pipeline summary " + "=" * 30]
     if summary.source:
@@ -162,6 +180,7 @@ def print_summary(summary: RunSummary) -> None:
             lines.append(f"  FAILED      {failure}")
     if summary.warehouse is not None:
         lines.append(f"Warehouse     {_relative(summary.warehouse)}")
+    lines += _publish_lines(summary)
     if summary.data_dir is not None:
         lines.append(
             f"By hand       TMDB_DATA_DIR={_relative(summary.data_dir)} .venv/bin/dbt build"
