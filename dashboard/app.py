@@ -14,13 +14,13 @@ from ui import nothing_published
 
 HERE = Path(__file__).resolve().parent
 PAGES = (
-    ("overview.py", "Overview", ":material/dashboard:"),
-    ("genres.py", "Genres over time", ":material/stacked_line_chart:"),
-    ("top_titles.py", "Top titles", ":material/star:"),
-    ("money.py", "Money", ":material/payments:"),
-    ("countries.py", "Countries and languages", ":material/public:"),
-    ("series.py", "Series", ":material/live_tv:"),
-    ("quality.py", "Data quality", ":material/fact_check:"),
+    ("overview.py", "Overview"),
+    ("genres.py", "Genres over time"),
+    ("top_titles.py", "Top titles"),
+    ("money.py", "Money"),
+    ("countries.py", "Countries and languages"),
+    ("series.py", "Series"),
+    ("quality.py", "Data quality"),
 )
 
 
@@ -29,14 +29,16 @@ def start_here() -> None:
     nothing_published()
 
 
-st.set_page_config(page_title="TMDB warehouse", page_icon=":material/movie:", layout="wide")
+# No page icons: Streamlit makes the page's icon the favicon, fetched from Google's font servers for a
+# Material icon. Without one the favicon is Streamlit's own, served by the app.
+st.set_page_config(page_title="TMDB warehouse", layout="wide")
 try:
     open_published()
 except NothingPublished:
     pages = [st.Page(start_here, title="Start here", url_path="start", default=True)]
 else:
     pages = [
-        st.Page(str(HERE / "pages" / name), title=title, icon=icon, default=i == 0)
-        for i, (name, title, icon) in enumerate(PAGES)
+        st.Page(str(HERE / "views" / name), title=title, default=i == 0)
+        for i, (name, title) in enumerate(PAGES)
     ]
 st.navigation(pages).run()

@@ -26,7 +26,8 @@ import pandas as pd
 import streamlit as st
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PUBLISH_DIR = REPO_ROOT / "data" / "current" / "publish"
+# data/current: the data folder staged last (TMDB_DATA_ROOT moves data/, as for the pipeline)
+DEFAULT_PUBLISH_DIR = Path(os.environ.get("TMDB_DATA_ROOT", REPO_ROOT / "data")) / "current" / "publish"
 MANIFEST = "manifest.json"
 TMDB_URL = "https://www.themoviedb.org"
 

@@ -26,7 +26,7 @@ def page_data(title: str, needs: Mapping[str, Sequence[str]]) -> Published:
         nothing_published()
         st.stop()
     except PublishedDataError as error:
-        st.error(f"The published data does not match what this page needs. {error}", icon="⚠️")
+        st.error(f"The published data does not match what this page needs. {error}", icon=":material/error:")
         st.caption("Run `make run` again to publish marts built by this version of the project.")
         st.stop()
     return published
@@ -37,7 +37,7 @@ def nothing_published() -> None:
         f"Nothing has been published yet in `{publish_dir()}`.\n\n"
         "Run **`make run`** first (offline it builds the built-in sample in a few seconds): after a green"
         " build the marts are published there, and this page shows them.",
-        icon="ℹ️",
+        icon=":material/info:",
     )
 
 

@@ -1,4 +1,4 @@
-"""`scripts/pipeline.py`: the commands behind `make run|stage|build|test|docs|bench`."""
+"""`scripts/pipeline.py`: the commands behind `make run|stage|build|test|docs|bench|dashboard`."""
 
 from __future__ import annotations
 
@@ -262,14 +262,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 action="store_true",
                 help="run dbt build even when nothing new was staged and the project is unchanged",
             )
-    for name, module in (("test", "gates"), ("docs", "docs"), ("bench", "bench")):
+    for name, module in (
+        ("test", "gates"),
+        ("docs", "docs"),
+        ("bench", "bench"),
+        ("dashboard", "dashboard_server"),
+    ):
         commands.add_parser(name, help=f"see tmdb_pipeline.{module}", add_help=False)
     dbt = commands.add_parser("dbt", help="run dbt with the packages handled: pipeline.py dbt <dbt args>")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
 
     args, rest = parser.parse_known_args(argv)
-    if args.command in ("test", "docs", "bench"):
-        module = {"test": "gates", "docs": "docs", "bench": "bench"}[args.command]
+    if args.command in ("test", "docs", "bench", "dashboard"):
+        module = {"test": "gates", "docs": "docs", "bench": "bench", "dashboard": "dashboard_server"}[
+            args.command
+        ]
         return int(importlib.import_module(f"tmdb_pipeline.{module}").main(rest))
     if args.command == "dbt":
         # dbt's own options (`--select`, `--version`, ...) belong to dbt, wherever argparse put them.

@@ -28,14 +28,16 @@ cols[3].metric("Years covered", f"{int(first)}–{int(last)}" if first == first 
 tests = manifest.get("tests", {})
 source = manifest.get("source", {})
 cols = st.columns(4)
-cols[0].metric("Data as of", str(manifest.get("built_at", "–")).replace("T", " ").removesuffix("Z") + " UTC")
+built_at = str(manifest.get("built_at", "–"))
+cols[0].metric("Data as of", built_at[:10], help=f"Built {built_at} (UTC)")
 cols[1].metric("Tests passed", number(tests.get("passed")))
 cols[2].metric("Tests failed", number(tests.get("failed")))
 cols[3].metric("Tests skipped", number(tests.get("skipped")), help=tests.get("skipped_reason") or None)
 kind = SOURCE_KINDS.get(source.get("kind", ""), source.get("kind", "?"))
 st.caption(
     f"Source: **{kind}** — {source.get('label', '')}."
-    f" Built on {manifest.get('target', '?')} with dbt {manifest.get('dbt_version', '?')};"
+    f" Built {built_at.replace('T', ' ').removesuffix('Z')} UTC on {manifest.get('target', '?')}"
+    f" with dbt {manifest.get('dbt_version', '?')};"
     f" published version `{published.version}`."
 )
 
@@ -46,7 +48,7 @@ by_year = published.query(
 st.subheader("Titles released per year")
 chart(
     alt.Chart(by_year)
-    .mark_area(opacity=0.85)
+    .mark_bar()
     .encode(
         x=alt.X("release_year:Q", title="Year", axis=alt.Axis(format="d")),
         y=alt.Y("title_count:Q", title="Titles", stack=True),

@@ -55,7 +55,12 @@ with left:
         alt.Chart(by_genre)
         .mark_bar()
         .encode(
-            x=alt.X("roi:Q", title="Pooled ROI (total profit / total budget)", axis=alt.Axis(format="%")),
+            x=alt.X(
+                "roi:Q",
+                title="Pooled ROI: total profit / total budget (symmetric log scale)",
+                axis=alt.Axis(format="%"),
+                scale=alt.Scale(type="symlog"),
+            ),
             y=alt.Y("genre_name:N", title=None, sort="-x"),
             tooltip=[
                 alt.Tooltip("genre_name:N", title="Genre"),

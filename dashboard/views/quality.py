@@ -87,7 +87,7 @@ left, right = st.columns(2)
 with left:
     st.subheader("Quarantine reasons")
     if reasons.empty:
-        st.success("No file has been quarantined.", icon="✅")
+        st.success("No file has been quarantined.", icon=":material/check_circle:")
     else:
         chart(
             alt.Chart(reasons)
