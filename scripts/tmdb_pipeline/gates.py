@@ -2,7 +2,8 @@
 
 Gates, in order: sqlfluff, ruff, conventions (dbt-bouncer + dbt-score on the parsed manifest), workflows
 (check-jsonschema + zizmor), pytest, the dbt build of the built-in sample with every test, on the
-warehouse that build made the catalog conventions (every column the warehouse has is documented), and
+warehouse that build made the catalog conventions (every column the warehouse has is documented), the
+dashboard (tests/python/test_dashboard_*.py: AppTest and headless Chromium on the published sample), and
 spark (the same models built on Spark and compared with DuckDB; it fails where Spark cannot run).
 `--only static` runs the first four; `--only <gate>[,<gate>]` runs the named ones; `--skip <gate>[,...]`
 leaves gates out (CI runs the spark gate as a job of its own). Every failure names the file at fault.
@@ -31,6 +32,8 @@ from tmdb_pipeline.paths import REPO_ROOT
 BIN = Path(sys.executable).parent
 # The spark gate's tests: the `pytest` gate leaves them out, so they run once.
 SPARK_TESTS = "tests/python/test_spark_parity.py"
+# The dashboard gate's tests (AppTest and headless Chromium): the `pytest` gate leaves them out too.
+DASHBOARD_TESTS = ("tests/python/test_dashboard_app.py", "tests/python/test_dashboard_browser.py")
 SQL_DIRS = ("models", "tests/dbt", "analyses", "snapshots")
 DOCS_DIR = Path("target") / "docs"
 MIN_MODEL_SCORE = 9.0
@@ -394,7 +397,17 @@ def check_workflows(root: Path = REPO_ROOT) -> GateResult:
 def run_pytest(root: Path = REPO_ROOT) -> GateResult:
     """pytest on tests/python but the spark gate's file; its output goes to the terminal unchanged."""
     code, _ = _run(
-        [sys.executable, "-m", "pytest", "tests/python", "--ignore", SPARK_TESTS], root, capture=False
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/python",
+            *(arg for test in DASHBOARD_TESTS for arg in ("--ignore", test)),
+            "--ignore",
+            SPARK_TESTS,
+        ],
+        root,
+        capture=False,
     )
     return GateResult(
         code == 0, [] if code == 0 else [f"tests/python: pytest failed (exit {code}); see above"]
@@ -422,6 +435,47 @@ def check_spark(root: Path = REPO_ROOT) -> GateResult:
     if code != 0:
         problems.append(f"{SPARK_TESTS}: pytest failed (exit {code}); see above")
     return GateResult(code == 0 and not unavailable, problems)
+
+
+def dashboard_unavailable() -> str | None:
+    """Why the dashboard tests cannot run here (a package of requirements-dashboard.txt, or a browser)."""
+    import importlib.util
+    import shutil
+
+    missing = [
+        name for name in ("streamlit", "altair", "playwright") if importlib.util.find_spec(name) is None
+    ]
+    reasons = []
+    if missing:
+        reasons.append(
+            f"{', '.join(missing)} not installed: `make test` installs requirements-dashboard.txt"
+            " (or `.venv/bin/pip install -r requirements-dashboard.txt`)"
+        )
+    browsers = [os.environ.get("TMDB_CHROMIUM"), "/usr/bin/chromium"]
+    browsers += [shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")]
+    if not any(b and os.path.isfile(b) and os.access(b, os.X_OK) for b in browsers):
+        reasons.append(
+            "no Chromium or Chrome: `apt-get install -y chromium` (Debian), or set TMDB_CHROMIUM to a"
+            " Chrome binary; never `playwright install`"
+        )
+    return "; ".join(reasons) or None
+
+
+def check_dashboard(root: Path = REPO_ROOT) -> GateResult:
+    """The dashboard: every page run by Streamlit's AppTest (figures against SQL on the published files) and
+    opened in headless Chromium on the built-in sample, built and published once for both files.
+
+    It fails rather than skips where streamlit, altair, playwright or a Chromium is missing, naming it.
+    """
+    unavailable = dashboard_unavailable()
+    if unavailable:
+        _say(f"dashboard: cannot run the dashboard tests here: {unavailable}")
+        return GateResult(False, [f"{DASHBOARD_TESTS[1]}: {unavailable}"])
+    code, _ = _run([sys.executable, "-m", "pytest", *DASHBOARD_TESTS], root, capture=False)
+    return GateResult(
+        code == 0,
+        [] if code == 0 else [f"{', '.join(DASHBOARD_TESTS)}: pytest failed (exit {code}); see above"],
+    )
 
 
 def build_sample(root: Path = REPO_ROOT) -> GateResult:
@@ -454,6 +508,7 @@ GATES = (
     Gate("pytest", run_pytest, False),
     Gate("dbt build", build_sample, False),
     Gate("catalog conventions", check_catalog_conventions, False),
+    Gate("dashboard", check_dashboard, False),
     Gate("spark", check_spark, False),
 )
 
