@@ -205,3 +205,20 @@ def test_a_missing_column_is_an_error_naming_the_file_and_column(
     assert not app.exception
     messages = [error.value for error in app.error]
     assert messages and str(broken) in messages[0] and "`vote_weighted_average`" in messages[0], messages
+
+
+def test_the_exposure_depends_on_exactly_the_marts_the_pages_read() -> None:
+    import re
+
+    import yaml
+
+    read = {
+        name
+        for page in (DASHBOARD / "views").glob("*.py")
+        for name in re.findall(r'"(mart_[a-z_]+)"', page.read_text())
+    }
+    exposures = yaml.safe_load((DASHBOARD.parent / "models" / "marts" / "_exposures.yml").read_text())
+    dashboard = next(e for e in exposures["exposures"] if e["name"] == "reporting_dashboard")
+    declared = {re.sub(r"^ref\('(.+)'\)$", r"\1", ref) for ref in dashboard["depends_on"]}
+    assert declared == read
+    assert dashboard["url"] == "http://127.0.0.1:8501"
