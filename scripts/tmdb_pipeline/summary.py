@@ -143,6 +143,8 @@ def _publish_lines(summary: RunSummary) -> list[str]:
     latest = _relative(summary.data_dir / "publish" / "latest")
     if summary.publish_note:
         return [f"Published     {latest} {summary.publish_note}"]
+    if not (summary.data_dir / "publish" / "latest").exists():
+        return ["Published     nothing: the build failed (and nothing was published before)"]
     return [f"Published     nothing: the build failed, so {latest} keeps the last green build's marts"]
 
 

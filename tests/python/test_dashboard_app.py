@@ -69,7 +69,8 @@ def chart_rows(chart: Any) -> int:
 
 
 def n(value: Any) -> str:
-    return f"{int(value):,}"
+    """A count as the pages show it; "–" where the manifest has none (a publish of a skipped build)."""
+    return "–" if value is None else f"{int(value):,}"
 
 
 @pytest.mark.parametrize("name", list(PAGES))
