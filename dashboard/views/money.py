@@ -61,14 +61,14 @@ with left:
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(type="symlog"),
             ),
-            y=alt.Y("genre_name:N", title=None, sort="-x"),
+            y=alt.Y("genre_name:N", title=None, sort="-x", axis=alt.Axis(labelOverlap=False)),
             tooltip=[
                 alt.Tooltip("genre_name:N", title="Genre"),
                 alt.Tooltip("roi:Q", title="ROI", format=".0%"),
                 alt.Tooltip("movies:Q", title="Movies", format=","),
             ],
         )
-        .properties(height=420),
+        .properties(height=500),
         key="money_roi_genre",
     )
 with right:
@@ -84,7 +84,7 @@ with right:
         .mark_rect()
         .encode(
             x=alt.X("decade:O", title="Decade"),
-            y=alt.Y("genre_name:N", title=None),
+            y=alt.Y("genre_name:N", title=None, axis=alt.Axis(labelOverlap=False)),
             color=alt.Color(
                 "roi:Q",
                 title="ROI",
@@ -98,7 +98,7 @@ with right:
                 alt.Tooltip("movies:Q", title="Movies", format=","),
             ],
         )
-        .properties(height=420),
+        .properties(height=500),
         key="money_roi_decade",
     )
 
