@@ -12,7 +12,6 @@ import argparse
 import importlib.util
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,12 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     publish_dir = args.publish_dir.resolve() if args.publish_dir else None
     where = publish_dir or paths.CURRENT_LINK / "publish"
     print(f"Dashboard on http://{HOST}:{args.port}  (reading {where}; Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.run(
-            streamlit_command(args.port, publish_dir), cwd=APP.parent, env=server_env(), check=False
-        ).returncode
-    except KeyboardInterrupt:
-        return 0
+    # streamlit replaces this process, so that a signal to it (Ctrl-C, a kill of its PID) stops the server
+    os.chdir(APP.parent)
+    command = streamlit_command(args.port, publish_dir)
+    os.execve(command[0], command, server_env())
+    return 0  # not reached
 
 
 if __name__ == "__main__":
