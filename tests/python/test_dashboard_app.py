@@ -69,7 +69,7 @@ def chart_rows(chart: Any) -> int:
 
 
 def n(value: Any) -> str:
-    """A count as the pages show it; "-" where the manifest has none (a publish of a skipped build)."""
+    """A count as the pages show it; a dash where the manifest has none (a publish of a skipped build)."""
     return "–" if value is None else f"{int(value):,}"
 
 
