@@ -14,6 +14,8 @@ SOURCE ?= auto
 # dbt target: duckdb (default) or spark.
 TARGET ?= duckdb
 DOCS_PORT ?= 8080
+# `make dashboard` serves the dashboard on 127.0.0.1:$(DASHBOARD_PORT).
+DASHBOARD_PORT ?= 8501
 # Gates `make test` leaves out, comma-separated: CI's main job sets SKIP_GATES=spark and runs
 # `make test-spark` as a job of its own.
 SKIP_GATES ?=
@@ -22,9 +24,11 @@ comma := ,
 skipped = $(filter $(1),$(subst $(comma), ,$(SKIP_GATES)))
 # The extras a target needs on top of the base install: Spark for TARGET=spark and for the spark gate.
 TARGET_EXTRAS := $(if $(filter spark,$(TARGET)),$(BIN)/.installed-spark)
-TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark)
+TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark) \
+	$(if $(call skipped,dashboard),,$(BIN)/.installed-dashboard)
 
-.PHONY: help venv venv-dev venv-spark venv-bench lock run stage build test test-spark lint docs hooks bench clean
+.PHONY: help venv venv-dev venv-spark venv-bench venv-dashboard lock run stage build test test-spark lint docs \
+	dashboard screenshots hooks bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,11 +51,12 @@ venv: $(BIN)/.installed-base ## Create .venv with `tmdb` and its locked dependen
 venv-dev: $(BIN)/.installed-dev ## Add the gates' tools (sqlfluff, ruff, pytest, dbt-bouncer, ...)
 venv-spark: $(BIN)/.installed-spark ## Add the Spark target (pyspark, dbt-spark; ~630 MB; needs Java 17)
 venv-bench: $(BIN)/.installed-bench ## Add the benchmark's pandas and psutil
+venv-dashboard: $(BIN)/.installed-dashboard ## Add the dashboard's Streamlit and Altair
 
 lock: $(BIN)/.installed-dev ## Re-resolve every dependency (uv.lock) and export requirements/*.txt from it
 	UV_SYSTEM_CERTS=1 $(BIN)/uv lock
 	UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --only-group pip --no-header --no-annotate -o requirements/pip.txt
-	for set in base dev spark bench; do \
+	for set in base dev spark bench dashboard; do \
 	  UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --no-dev --group build \
 	    $$([ $$set = base ] || echo --extra $$set) --no-header --no-annotate -o requirements/$$set.txt || exit 1; \
 	done
@@ -65,7 +70,7 @@ stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it in
 build: venv $(TARGET_EXTRAS) ## dbt build (every model, snapshot, seed, test) on what was staged last
 	$(TMDB) build --target "$(TARGET)"
 
-test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, spark (SKIP_GATES=...)
+test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, spark (SKIP_GATES=...)
 	$(TMDB) test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)")
 
 test-spark: venv $(BIN)/.installed-dev $(BIN)/.installed-spark ## The spark gate alone: the models built on DuckDB and Spark, compared
@@ -76,6 +81,14 @@ lint: venv $(BIN)/.installed-dev ## The static gates only (sqlfluff, ruff, conve
 
 docs: venv ## Generate the dbt docs and serve them on localhost:$(DOCS_PORT)
 	$(TMDB) docs --port "$(DOCS_PORT)"
+
+dashboard: venv $(BIN)/.installed-dashboard ## Serve the dashboard of the published marts on 127.0.0.1:$(DASHBOARD_PORT) (after make run)
+	$(TMDB) dashboard --port "$(DASHBOARD_PORT)"
+
+screenshots: venv $(BIN)/.installed-dev $(BIN)/.installed-dashboard ## Browser test of the dashboard; its Overview becomes docs/images/dashboard.png
+	rm -rf target/screenshots-readme
+	TMDB_SCREENSHOT_DIR=target/screenshots-readme $(PY) -m pytest tests/python/test_dashboard_browser.py -q
+	mkdir -p docs/images && cp target/screenshots-readme/overview.png docs/images/dashboard.png
 
 hooks: venv $(BIN)/.installed-dev ## Install the pre-commit git hook
 	$(BIN)/pre-commit install

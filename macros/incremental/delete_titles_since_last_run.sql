@@ -13,16 +13,18 @@
     On Spark these models are tables (dbt_project.yml). Plain parquet tables cannot delete rows, and
     rewriting the table costs as much as rebuilding it. -#}
 
-{#- Pre-hook of an unnested model: deletes the rows of the titles it is about to re-derive. A table built
-    before this layer was incremental has no batch_id: it is named, with the one command that rebuilds it. -#}
+{#- Pre-hook of an incremental model of titles (the unnested intermediate models; dim_titles, fct_titles,
+    fct_series_seasons and the bridges in core): deletes the rows of the titles it is about to re-derive. A
+    table built before it was incremental has no batch_id: it is named, with the one command that rebuilds
+    it. -#}
 {% macro delete_titles_since_last_run(titles) -%}
     {%- if is_incremental() -%}
         {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
         {%- if 'batch_id' not in columns -%}
             {{ exceptions.raise_compiler_error(
-                this ~ ' was built before the intermediate layer became incremental (it has no batch_id'
-                ~ ' column). Rebuild that layer once: tmdb dbt build --full-refresh'
-                ~ ' --select intermediate+ (or delete the warehouse file and run again).'
+                this ~ ' was built before it became incremental (it has no batch_id column). Rebuild'
+                ~ ' the incremental layers once: tmdb dbt build --full-refresh --select intermediate+'
+                ~ ' (or delete the warehouse file and run again).'
             ) }}
         {%- endif %}
         delete from {{ this }}

@@ -71,10 +71,11 @@ unknown_member as (
 members as (
 
     select * from known_titles
-    {% if not is_incremental() %}
-        -- the unknown member is there from the first build on: it is never a touched title
-        union all
-        select * from unknown_member
+    union all
+    select * from unknown_member
+    {% if is_incremental() %}
+        -- already there from the first build, and never a touched title
+        where false
     {% endif %}
 
 ),

@@ -56,6 +56,17 @@ aggregated as (
         {{ exact_sum('vote_average * vote_count') }}
         / nullif(sum(case when vote_average is not null then vote_count end), 0) as vote_weighted_average,
         sum(case when vote_average is not null then vote_count else 0 end) as rating_vote_count,
+        -- the same rating per title type, so that a reader filtering on movies or series gets theirs
+        {{ exact_sum("case when title_type = 'movie' then vote_average * vote_count end") }}
+        / nullif(sum(case when title_type = 'movie' and vote_average is not null then vote_count end), 0)
+            as movie_vote_weighted_average,
+        sum(case when title_type = 'movie' and vote_average is not null then vote_count else 0 end)
+            as movie_rating_vote_count,
+        {{ exact_sum("case when title_type = 'series' then vote_average * vote_count end") }}
+        / nullif(sum(case when title_type = 'series' and vote_average is not null then vote_count end), 0)
+            as series_vote_weighted_average,
+        sum(case when title_type = 'series' and vote_average is not null then vote_count else 0 end)
+            as series_rating_vote_count,
         count(revenue_usd) as movies_with_revenue_count,
         sum(revenue_usd) as total_revenue_usd
     from title_genre_years
@@ -77,6 +88,10 @@ final as (
         mean_vote_average,
         vote_weighted_average,
         cast(rating_vote_count as {{ dbt.type_bigint() }}) as rating_vote_count,
+        movie_vote_weighted_average,
+        cast(movie_rating_vote_count as {{ dbt.type_bigint() }}) as movie_rating_vote_count,
+        series_vote_weighted_average,
+        cast(series_rating_vote_count as {{ dbt.type_bigint() }}) as series_rating_vote_count,
         cast(movies_with_revenue_count as {{ dbt.type_bigint() }}) as movies_with_revenue_count,
         cast(total_revenue_usd as {{ dbt.type_bigint() }}) as total_revenue_usd
     from aggregated

@@ -19,6 +19,30 @@ dates as (
 
 ),
 
+title_genres as (
+
+    select * from {{ ref('bridge_title_genres') }}
+
+),
+
+genres as (
+
+    select * from {{ ref('dim_genres') }}
+
+),
+
+genre_lists as (
+
+    select
+        title_genres.title_key,
+        {{ sorted_names('genres.genre_name') }} as genre_names
+    from title_genres
+    inner join genres
+        on title_genres.genre_key = genres.genre_key
+    group by title_genres.title_key
+
+),
+
 type_means as (
 
     -- C: the mean rating of all rated titles of a type
@@ -36,8 +60,10 @@ eligible as (
     select
         titles.title_key,
         titles.title_type,
+        title_names.tmdb_id,
         title_names.title,
         dates.year_number as release_year,
+        genre_lists.genre_names,
         titles.vote_count,
         titles.vote_average,
         type_means.mean_vote_average,
@@ -49,6 +75,8 @@ eligible as (
         on titles.title_key = title_names.title_key
     inner join dates
         on titles.release_date_key = dates.date_key
+    left join genre_lists
+        on titles.title_key = genre_lists.title_key
     where
         titles.vote_average is not null
         and titles.vote_count >= {{ min_votes }}
@@ -70,8 +98,10 @@ ranked as (
     select
         title_key,
         title_type,
+        tmdb_id,
         title,
         release_year,
+        genre_names,
         vote_count,
         vote_average,
         bayesian_rating,

@@ -55,7 +55,13 @@ def _build(workspace: Workspace, target: str, summary: RunSummary, *, economical
     nothing_new = summary.stage is not None and summary.stage.batch_id is None
     summary.workspace = workspace
     summary.build = outcome = build(
-        workspace, target, project(), economical=economical, nothing_new=nothing_new, announce=_say
+        workspace,
+        target,
+        project(),
+        economical=economical,
+        nothing_new=nothing_new,
+        source_label=summary.source or None,
+        announce=_say,
     )
     summary.read_warehouse()
     _note_skipped_tests(outcome, summary)
@@ -207,6 +213,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from tmdb_pipeline.report import dashboard
+
+    publish_dir = args.publish_dir
+    if publish_dir is None:
+        current = DataRoot.from_env().current()
+        publish_dir = current.publish_dir if current else DataRoot.from_env().current_link / "publish"
+    return dashboard.serve(args.port, publish_dir.resolve() if publish_dir.exists() else publish_dir)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from tmdb_pipeline.devtools import gates
 
@@ -307,6 +323,12 @@ def parser() -> argparse.ArgumentParser:
     docs.add_argument("--docs-dir", type=Path, help="where the site is written (default target/docs)")
     docs.add_argument("--no-generate", action="store_true", help="serve the site already in --docs-dir")
     docs.add_argument("--no-serve", action="store_true", help="generate the site, then exit")
+
+    dashboard = add("dashboard", "serve the dashboard of the published marts on 127.0.0.1", cmd_dashboard)
+    dashboard.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    dashboard.add_argument(
+        "--publish-dir", type=Path, help="a publish folder (holding latest) or one version (default: current)"
+    )
 
     test = add("test", "every quality gate, then one PASS/FAIL line per gate (make test)", cmd_test)
     test.add_argument("--only", help="static (the four static gates) or gate names, comma-separated")

@@ -312,3 +312,34 @@ def test_spark_gate_fails_rather_than_skips_where_spark_cannot_run(
     result = builds.check_spark(tmp_path)
     assert not result.ok
     assert result.problems == [f"{builds.SPARK_TESTS}: {reason}"]
+
+
+def test_dashboard_tests_run_in_the_dashboard_gate_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    commands: list[list[str]] = []
+    monkeypatch.setattr(
+        builds, "run", lambda command, root, **kwargs: commands.append(list(command)) or (0, "")
+    )
+    monkeypatch.setattr(builds, "dashboard_unavailable", lambda: None)
+    assert builds.run_pytest(tmp_path).ok and builds.check_dashboard(tmp_path).ok
+    pytest_command, dashboard_command = commands
+    for test in builds.DASHBOARD_TESTS:
+        assert pytest_command[pytest_command.index(test) - 1] == "--ignore"
+    assert dashboard_command[-2:] == list(builds.DASHBOARD_TESTS)
+    names = [gate.name for gate in gates.GATES]
+    assert names.index("catalog conventions") < names.index("dashboard") < names.index("spark")
+
+
+def test_dashboard_gate_fails_rather_than_skips_naming_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TMDB_CHROMIUM", "/nonexistent/chrome")
+    monkeypatch.setattr(builds.os.path, "isfile", lambda path: False)
+    monkeypatch.setattr(builds.importlib.util, "find_spec", lambda name: None)
+    reason = builds.dashboard_unavailable()
+    assert reason and "streamlit, altair, playwright not installed" in reason
+    assert "make venv-dashboard" in reason and "apt-get install -y chromium" in reason
+    monkeypatch.setattr(builds, "run", lambda *args, **kwargs: pytest.fail("ran the tests without a browser"))
+    result = builds.check_dashboard(REPO_ROOT)
+    assert not result.ok and "apt-get install -y chromium" in result.problems[0]

@@ -231,6 +231,45 @@ def test_landing_zone_files_survive_the_spark_builds(builds: Builds) -> None:
         assert list(folder.glob("movies-*.ndjson")) and (folder / "manifest.ndjson").is_file()
 
 
+@pytest.mark.slow
+def test_the_spark_build_publishes_the_same_files_as_the_duckdb_build(builds: Builds) -> None:
+    """Each green build published its marts (warehouse.publish): DuckDB's run, then Spark's build. The two
+    published versions hold the same relations, columns, types and rows (floats within FLOAT_TOLERANCE)."""
+    root = builds.data_dir / "publish"
+    duck, spark = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and p.name[0] != ".")[
+        -2:
+    ]
+    manifests = {v: orjson.loads((v / "manifest.json").read_bytes()) for v in (duck, spark)}
+    assert manifests[duck]["target"] == "duckdb" and manifests[spark]["target"] == "spark"
+    assert (root / "latest").resolve() == spark
+    duck_relations, spark_relations = (manifests[v]["relations"] for v in (duck, spark))
+    assert spark_relations == duck_relations  # files, row counts, columns and types
+    differing = []
+    with duckdb.connect() as con:
+        for name, relation in duck_relations.items():
+            columns = [c for c in relation["columns"] if not CLOCK_STAMPED.search(c)]
+            quoted = ", ".join(f'"{c}"' for c in columns)
+            duck_rows, spark_rows = (
+                sorted(
+                    (
+                        tuple(_normalise(v, c) for v, c in zip(row, columns, strict=True))
+                        for row in con.sql(
+                            f"select {quoted} from read_parquet('{v / relation['file']}')"
+                        ).fetchall()
+                    ),
+                    key=_sort_key,
+                )
+                for v in (duck, spark)
+            )
+            if not all(
+                _same(a, b)
+                for dr, sr in zip(duck_rows, spark_rows, strict=True)
+                for a, b in zip(dr, sr, strict=True)
+            ):
+                differing.append(name)
+    assert not differing, f"published files whose rows differ between the engines: {differing}"
+
+
 # --- comparing the two warehouses ---------------------------------------------------------------------
 
 

@@ -123,6 +123,23 @@ def _build_lines(build: BuildOutcome, skipped_list: Path | None) -> list[str]:
     return lines
 
 
+def _publish_lines(build: BuildOutcome, workspace: Workspace | None) -> list[str]:
+    """Where readers find the marts (warehouse.publish), or why nothing was published."""
+    if build.published is not None:
+        return [
+            f"Published     {_shown(build.published.latest)} ({len(build.published.relations)} relations,"
+            f" built {build.published.built_at}; `make dashboard` shows them)"
+        ]
+    if workspace is None:
+        return []
+    latest = _shown(workspace.publish_dir / "latest")
+    if build.publish_note:
+        return [f"Published     {latest} {build.publish_note}"]
+    if not (workspace.publish_dir / "latest").exists():
+        return ["Published     nothing: the build failed (and nothing was published before)"]
+    return [f"Published     nothing: the build failed, so {latest} keeps the last green build's marts"]
+
+
 def _row(row: dict[str, object]) -> str:
     text = ", ".join(f"{column}={value!r}" for column, value in row.items())
     return text if len(text) <= 150 else text[:147] + "..."
@@ -163,6 +180,7 @@ def render(summary: RunSummary) -> str:
     if summary.build is not None:
         lines += _build_lines(summary.build, summary.skipped_list)
         lines.append(f"Warehouse     {_shown(Path(summary.build.warehouse))}")
+        lines += _publish_lines(summary.build, summary.workspace)
         if summary.workspace is not None:
             lines.append(f"By hand       {by_hand(summary.workspace, summary.build)}")
     lines.append(f"Elapsed       {time.monotonic() - summary.started:.1f} s")

@@ -2,8 +2,9 @@
 
 `build()` is `make build` (and the second half of `make run`): prepare the target, get dbt's packages,
 decide from the build stamp whether there is anything to do and whether the unit tests must run, run
-`dbt build`, and record a green build. Modules: `packages` (dbt's packages), `dbt` (running it),
-`build_stamp` (the last green build), `targets` and `spark` (what each target needs), `docs_site`.
+`dbt build`, record a green build, and publish its marts (write-audit-publish: only what passed). Modules:
+`packages` (dbt's packages), `dbt` (running it), `build_stamp` (the last green build), `targets` and
+`spark` (what each target needs), `publish` (the marts as Parquet for readers), `docs_site`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tmdb_pipeline.project import Project
-from tmdb_pipeline.warehouse import dbt, packages
+from tmdb_pipeline.warehouse import dbt, packages, publish
 from tmdb_pipeline.warehouse.build_stamp import BuildStamp
 from tmdb_pipeline.warehouse.dbt import BuildResult
 from tmdb_pipeline.warehouse.packages import Packages
+from tmdb_pipeline.warehouse.publish import PublishError, PublishResult
 from tmdb_pipeline.warehouse.targets import for_name
 from tmdb_pipeline.workspace import Workspace
 
@@ -32,10 +34,13 @@ class BuildOutcome:
     skipped_because: str = ""  # why dbt build did not run
     rebuilt_because: str = ""  # why it ran although nothing new was staged
     unit_tests_left_out: str = ""  # why dbt's unit tests were not part of it
+    published: PublishResult | None = None  # the marts this build published for readers
+    publish_note: str = ""  # what happened to the published marts otherwise
 
     @property
     def ok(self) -> bool:
-        return self.result is None or self.result.returncode == 0
+        built = self.result is None or self.result.returncode == 0
+        return built and not self.publish_note.startswith("FAILED")
 
 
 def build(
@@ -45,6 +50,7 @@ def build(
     *,
     economical: bool = False,
     nothing_new: bool = False,
+    source_label: str | None = None,
     announce: Announce = print,
 ) -> BuildOutcome:
     """`dbt build` on a data folder. `economical` (what `make run` does, unless --rebuild): when nothing new
@@ -64,6 +70,11 @@ def build(
                 "nothing new was staged, and the project, dbt packages and warehouse are as the last green"
                 " build left them (`make build` or `tmdb run --rebuild` builds anyway)"
             )
+            # a warehouse that was never published is published as it stands: it passed its tests
+            if publish.latest_published(workspace) is None:
+                _publish(workspace, outcome, source_label)
+            else:
+                outcome.publish_note = "unchanged: the build was skipped, so the last publish stands"
             return outcome
         outcome.rebuilt_because = why
         announce(f"Building although nothing new was staged: {why}.")
@@ -89,4 +100,29 @@ def build(
     if not available.complete:
         result.skipped_expectations = dbt.skipped_expectation_tests(project)
     outcome.result = result
+    if code == 0:  # only what passed is published; a failed build leaves the last published set alone
+        _publish(workspace, outcome, source_label)
     return outcome
+
+
+def _publish(workspace: Workspace, outcome: BuildOutcome, source_label: str | None) -> None:
+    tests: dict[str, object] | None = None
+    if outcome.result is not None:
+        tests = {**outcome.result.tests(), "skipped_reason": _skipped_reason(outcome)}
+    try:
+        outcome.published = publish.publish(
+            workspace, target=outcome.target, source_label=source_label, tests=tests
+        )
+    except PublishError as error:
+        outcome.publish_note = f"FAILED: {error}"
+
+
+def _skipped_reason(outcome: BuildOutcome) -> str:
+    reasons = []
+    if outcome.result is not None and outcome.result.skipped_expectations:
+        reasons.append(
+            f"{len(outcome.result.skipped_expectations)} need dbt-expectations ({outcome.packages.detail})"
+        )
+    if outcome.unit_tests_left_out:
+        reasons.append(f"unit tests not run: {outcome.unit_tests_left_out}")
+    return "; ".join(reasons)

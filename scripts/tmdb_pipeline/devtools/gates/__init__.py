@@ -2,8 +2,9 @@
 
 Gates, in order: sqlfluff, ruff, conventions (dbt-bouncer + dbt-score on the parsed manifest), workflows
 (check-jsonschema + zizmor), pytest, the dbt build of the built-in sample with every test, on the
-warehouse that build made the catalog conventions (every column the warehouse has is documented), and
-spark (the same models built on Spark and compared with DuckDB; it fails where Spark cannot run).
+warehouse that build made the catalog conventions (every column the warehouse has is documented), the
+dashboard (AppTest and headless Chromium on the published sample), and spark (the same models built on
+Spark and compared with DuckDB; it fails where Spark cannot run).
 `--only static` runs the first four; `--only <gate>[,<gate>]` runs the named ones; `--skip <gate>[,...]`
 leaves gates out (CI runs the spark gate as a job of its own). Every failure names the file at fault.
 Exit status: 0 when every gate passed, 1 otherwise.
@@ -19,6 +20,7 @@ from pathlib import Path
 from tmdb_pipeline.devtools.gates.builds import (
     build_sample,
     check_catalog_conventions,
+    check_dashboard,
     check_spark,
     run_pytest,
 )
@@ -43,6 +45,7 @@ GATES = (
     Gate("pytest", run_pytest, False),
     Gate("dbt build", build_sample, False),
     Gate("catalog conventions", check_catalog_conventions, False),
+    Gate("dashboard", check_dashboard, False),
     Gate("spark", check_spark, False),
 )
 

@@ -1,8 +1,12 @@
 """The gates that build: pytest, the dbt build of the built-in sample, the catalog conventions of what it
-built, and the spark gate (the same models on Spark, compared with DuckDB)."""
+built, the dashboard (AppTest and headless Chromium on the published sample), and the spark gate (the same
+models on Spark, compared with DuckDB)."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -12,6 +16,8 @@ from tmdb_pipeline.warehouse import spark
 
 # The spark gate's tests: the `pytest` gate leaves them out, so they run once.
 SPARK_TESTS = "tests/python/test_spark_parity.py"
+# The dashboard gate's tests (AppTest and headless Chromium): the `pytest` gate leaves them out too.
+DASHBOARD_TESTS = ("tests/python/test_dashboard_app.py", "tests/python/test_dashboard_browser.py")
 DOCS_DIR = Path("target") / "docs"
 
 
@@ -36,10 +42,9 @@ def check_catalog_conventions(root: Path) -> GateResult:
 
 
 def run_pytest(root: Path) -> GateResult:
-    """pytest on tests/python but the spark gate's file; its output goes to the terminal unchanged."""
-    code, _ = run(
-        [sys.executable, "-m", "pytest", "tests/python", "--ignore", SPARK_TESTS], root, capture=False
-    )
+    """pytest on tests/python but the spark and dashboard gates' files; its output goes to the terminal."""
+    ignored = [arg for test in (*DASHBOARD_TESTS, SPARK_TESTS) for arg in ("--ignore", test)]
+    code, _ = run([sys.executable, "-m", "pytest", "tests/python", *ignored], root, capture=False)
     return GateResult(
         code == 0, [] if code == 0 else [f"tests/python: pytest failed (exit {code}); see above"]
     )
@@ -80,4 +85,37 @@ def build_sample(root: Path) -> GateResult:
         if code == 0
         else [f"dbt build failed (exit {code}); the failing models and tests are listed above"]
     )
+    return GateResult(code == 0, problems)
+
+
+def dashboard_unavailable() -> str | None:
+    """Why the dashboard tests cannot run here: the dashboard extra, or a browser, is missing."""
+    missing = [
+        name for name in ("streamlit", "altair", "playwright") if importlib.util.find_spec(name) is None
+    ]
+    reasons = []
+    if missing:
+        reasons.append(f"{', '.join(missing)} not installed: `make venv-dashboard` (make test installs it)")
+    browsers = [os.environ.get("TMDB_CHROMIUM"), "/usr/bin/chromium"]
+    browsers += [shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")]
+    if not any(b and os.path.isfile(b) and os.access(b, os.X_OK) for b in browsers):
+        reasons.append(
+            "no Chromium or Chrome: `apt-get install -y chromium` (Debian), or set TMDB_CHROMIUM to a"
+            " Chrome binary; never `playwright install`"
+        )
+    return "; ".join(reasons) or None
+
+
+def check_dashboard(root: Path) -> GateResult:
+    """The dashboard: every page run by Streamlit's AppTest (figures against SQL on the published files) and
+    opened in headless Chromium on the built-in sample, built and published once for both files.
+
+    It fails rather than skips where streamlit, altair, playwright or a Chromium is missing, naming it.
+    """
+    unavailable = dashboard_unavailable()
+    if unavailable:
+        say(f"dashboard: cannot run the dashboard tests here: {unavailable}")
+        return GateResult(False, [f"{DASHBOARD_TESTS[1]}: {unavailable}"])
+    code, _ = run([sys.executable, "-m", "pytest", *DASHBOARD_TESTS], root, capture=False)
+    problems = [] if code == 0 else [f"{', '.join(DASHBOARD_TESTS)}: pytest failed (exit {code}); see above"]
     return GateResult(code == 0, problems)
