@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 
@@ -509,6 +510,30 @@ def test_the_same_input_twice_gives_identical_marts_and_no_duplicates(twice: Twi
     assert working_relations(warehouse) == []
     core_and_marts = [name for name in twice.first_checksums if name.split(".")[0] in ("core", "marts")]
     assert len(core_and_marts) >= 20 and all(twice.first_counts[name] > 0 for name in core_and_marts)
+
+
+def test_the_primary_key_test_names_each_failed_check(twice: TwiceRuns, tmp_path: Path) -> None:
+    """One primary_key test stands for unique + not_null + columns_not_null: planted on a copy of the
+    warehouse, a duplicate key and a NULL in a required column each come back as a row naming them."""
+    compiled = list(
+        twice.sandbox.target_dir.glob(
+            "compiled/tmdb/models/core/_core__models.yml/primary_key_dim_genres_*.sql"
+        )
+    )
+    assert len(compiled) == 1, compiled
+    query = compiled[0].read_text()
+    copy = shutil.copy2(twice.first_warehouse, tmp_path / "tmdb.duckdb")
+    assert query_rows(copy, query) == []
+    with duckdb.connect(str(copy)) as con:
+        first, last = con.execute("select min(genre_id), max(genre_id) from core.dim_genres").fetchone()
+        con.execute("insert into core.dim_genres select * from core.dim_genres where genre_id = ?", [first])
+        con.execute("update core.dim_genres set genre_name = null where genre_id = ?", [last])
+    assert sorted(query_rows(copy, query)) == [("duplicate key (genre_key)", 2), ("null genre_name", 1)]
+
+
+def query_rows(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).fetchall()
 
 
 def test_a_run_with_nothing_new_skips_dbt_and_leaves_the_warehouse_as_it_was(twice: TwiceRuns) -> None:

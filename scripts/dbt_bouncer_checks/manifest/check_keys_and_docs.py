@@ -3,7 +3,8 @@
 dbt-bouncer has no built-in equivalent of two dbt-project-evaluator rules we enforce:
 
 - `check_model_has_primary_key_test` (evaluator: fct_missing_primary_key_tests): one column is both
-  unique and not null, or a set of columns is tested unique together and each of them is not null.
+  unique and not null, or a set of columns is tested unique together and each of them is not null; the
+  project's `primary_key` test (tests/dbt/generic/primary_key.sql) checks both for its `columns`.
   `not_null` may come from a test or from an enforced contract's not_null / primary_key constraint;
   uniqueness always needs a test, because not every engine enforces a primary key constraint.
 - `check_source_columns_have_description` (evaluator: fct_undocumented_source_tables, down to the
@@ -24,6 +25,8 @@ COMPOUND_UNIQUE_TESTS = {
     "unique_combination_of_columns": "combination_of_columns",
 }
 NOT_NULL_CONSTRAINTS = {"not_null", "primary_key"}
+# The project's generic test that makes its `columns` unique together and not null.
+PRIMARY_KEY_TEST = "primary_key"
 
 
 def _value(item: Any) -> str:
@@ -57,6 +60,18 @@ def _compound_unique_sets(tests: list[Any]) -> list[set[str]]:
     return sets
 
 
+def _primary_keys(tests: list[Any]) -> list[set[str]]:
+    keys: list[set[str]] = []
+    for test in tests:
+        metadata = getattr(test, "test_metadata", None)
+        if getattr(metadata, "name", None) != PRIMARY_KEY_TEST:
+            continue
+        columns = (getattr(metadata, "kwargs", None) or {}).get("columns") or []
+        if isinstance(columns, list) and columns:
+            keys.append({str(column).strip('"').lower() for column in columns})
+    return keys
+
+
 def _not_null_by_constraint(model: Any) -> set[str]:
     contract = getattr(model, "contract", None)
     if not contract or getattr(contract, "enforced", False) is not True:
@@ -78,6 +93,8 @@ def _not_null_by_constraint(model: Any) -> set[str]:
 def check_model_has_primary_key_test(model: Any, ctx: Any) -> None:
     """A model's grain is tested: one column (or one set of columns) is unique and not null."""
     tests = ctx.tests_by_attached_node.get(model.unique_id, [])
+    if _primary_keys(tests):
+        return
     unique = _tested_columns(tests, UNIQUE_COLUMN_TESTS)
     not_null = _tested_columns(tests, NOT_NULL_COLUMN_TESTS) | _not_null_by_constraint(model)
     if unique & not_null:
