@@ -1,3 +1,12 @@
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_titles_since_last_run(ref('fct_titles')) }}",
+    )
+}}
+
 {#- TMDB's official movie genres (https://developer.themoviedb.org/reference/genre-movie-list), one
     multi-hot column each; any other genre id counts in other_genre_count. -#}
 {%- set movie_genres = {
@@ -9,7 +18,11 @@
 
 with titles as (
 
+    -- a movie's features read only its own rows: an incremental build derives the touched movies only
     select * from {{ ref('fct_titles') }}
+    {% if is_incremental() %}
+        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
+    {% endif %}
 
 ),
 
@@ -128,7 +141,8 @@ features as (
         cast(coalesce(company_counts.company_count, 0) as integer) as company_count,
         cast(coalesce(country_counts.country_count, 0) as integer) as country_count,
         cast(coalesce(language_counts.language_count, 0) as integer) as language_count,
-        titles.revenue_usd as label_revenue_usd
+        titles.revenue_usd as label_revenue_usd,
+        titles.batch_id
     from titles
     inner join title_names
         on titles.title_key = title_names.title_key
