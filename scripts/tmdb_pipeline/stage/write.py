@@ -175,14 +175,56 @@ def process_chunk(task: Work | tuple[int, int]) -> Tally:
     # the document line, its columns in DOCUMENT_COLUMNS order: source_file and doc are JSON already
     document_line = b'{"source_file":%b,"file_sha256":"%b","doc":%b}\n'
     staged_rows = {entity: _staged_manifest_template(entity, work.staged_at) for entity in SUBFOLDERS}
+    entities = {entity for _, entity, _ in work.items}
+    folders = {entity: _open_folder(work.dataset_dir, SUBFOLDERS[entity]) for entity in entities}
+    try:
+        _check_files(
+            work, folders, stats, lines, manifest, document_line, staged_rows, prior_of, quarantine_dir
+        )
+    finally:
+        for fd in folders.values():
+            os.close(fd)
+    for entity, entity_lines in lines.items():
+        if entity_lines:
+            with open(f"{work.tmp_batch}/{entity}-{_worker_index}.ndjson", "ab") as out:
+                out.writelines(entity_lines)
+    if manifest:
+        with open(f"{work.tmp_batch}/.manifest-{_worker_index}.part", "ab") as out:
+            out.writelines(manifest)
+    return stats
+
+
+def _open_folder(dataset_dir: str, sub: str) -> int:
+    """A dataset folder, open: each file is then opened by its name in it, so the kernel resolves one name
+    rather than the whole path (a tenth of the time staging spends per file)."""
+    try:
+        return os.open(f"{dataset_dir}/{sub}", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise UserError(
+            f"Staging stopped: the dataset folder {dataset_dir}/{sub} cannot be opened any more "
+            f"({exc.strerror}). No batch was written; check the folder and run again."
+        ) from None
+
+
+def _check_files(
+    work: Work,
+    folders: dict[str, int],
+    stats: Tally,
+    lines: dict[str, list[bytes]],
+    manifest: list[bytes],
+    document_line: bytes,
+    staged_rows: dict[str, bytes],
+    prior_of: dict[str, Prior],
+    quarantine_dir: str,
+) -> None:
+    """The loop over one chunk's files: every file staged, quarantined or found unchanged."""
     for _, entity, name in work.items:
         sub = SUBFOLDERS[entity]
-        path = f"{work.dataset_dir}/{sub}/{name}"
         source_file = f"{sub}/{name}" if name.isascii() else f"{sub}/{source_name(name)}"
         before = prior_of.get(source_file)  # the scan found it new, or changed in size or mtime
         prior_sha = before.sha256 if before is not None else None
         size, mtime, sha, reason, detail, tmdb_id, doc = _examine(
-            path, entity, prior_sha, quarantine_dir, stats
+            folders[entity], name, entity, prior_sha, quarantine_dir, stats
         )
         if before is not None and (
             (sha is not None and sha == prior_sha)
@@ -218,14 +260,6 @@ def process_chunk(task: Work | tuple[int, int]) -> Tally:
         )
         row = dict(zip(MANIFEST_COLUMNS, values, strict=True))
         manifest.append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-    for entity, entity_lines in lines.items():
-        if entity_lines:
-            with open(f"{work.tmp_batch}/{entity}-{_worker_index}.ndjson", "ab") as out:
-                out.writelines(entity_lines)
-    if manifest:
-        with open(f"{work.tmp_batch}/.manifest-{_worker_index}.part", "ab") as out:
-            out.writelines(manifest)
-    return stats
 
 
 def _slice_shared(work: Work, start: int, stop: int) -> Work:
@@ -235,25 +269,27 @@ def _slice_shared(work: Work, start: int, stop: int) -> Work:
 Examined = tuple[int, int, "str | None", "str | None", "str | None", "int | None", "bytes | None"]
 
 
-def _examine(path: str, entity: str, prior_sha: str | None, quarantine_dir: str, stats: Tally) -> Examined:
+def _examine(
+    folder: int, name: str, entity: str, prior_sha: str | None, quarantine_dir: str, stats: Tally
+) -> Examined:
     """Read and check one file: (size, mtime_ns, sha256, reason, detail, tmdb_id, document bytes to stage).
 
     A reason means quarantine; the file's bytes are then copied into the batch's quarantine, unless they
     are the same as last time (the caller then counts the file as unchanged). Errors reading the file
     make it unreadable; errors writing the landing zone are raised.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # non-blocking: a FIFO must not hang the run
+    try:  # non-blocking: a FIFO must not hang the run
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK, dir_fd=folder)
     except OSError as exc:  # e.g. a dangling symlink, no permission
         return 0, 0, None, "unreadable", _os_detail(exc), None, None
     try:
-        return _examine_open(fd, path, entity, prior_sha, quarantine_dir, stats)
+        return _examine_open(fd, name, entity, prior_sha, quarantine_dir, stats)
     finally:
         os.close(fd)
 
 
 def _examine_open(
-    fd: int, path: str, entity: str, prior_sha: str | None, quarantine_dir: str, stats: Tally
+    fd: int, name: str, entity: str, prior_sha: str | None, quarantine_dir: str, stats: Tally
 ) -> Examined:
     try:
         st = os.fstat(fd)
@@ -281,7 +317,7 @@ def _examine_open(
     if len(data) > MAX_DOC_BYTES:
         reason, detail, tmdb_id, doc = "oversized", oversized_detail(len(data)), None, None
     else:
-        reason, detail, tmdb_id, doc = check_document(data, entity, path)
+        reason, detail, tmdb_id, doc = check_document(data, entity, name)
     if reason is not None and sha != prior_sha:
         _quarantine_copy(data, sha, quarantine_dir)
     return size, mtime, sha, reason, detail, tmdb_id, doc
