@@ -211,8 +211,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands.add_parser(name, help=f"see tmdb_pipeline.{module}", add_help=False)
     dbt = commands.add_parser("dbt", help="run dbt with the packages handled: pipeline.py dbt <dbt args>")
     dbt.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    # --- orchestration steps (the Airflow DAG's tasks): tmdb_pipeline.orchestration --------------------
+    from tmdb_pipeline import orchestration
+
+    for name, help_text in orchestration.COMMANDS.items():
+        commands.add_parser(name, help=help_text, add_help=False)
+    # --- end of orchestration steps -------------------------------------------------------------------
 
     args, rest = parser.parse_known_args(argv)
+    if args.command in orchestration.COMMANDS:
+        return orchestration.main(args.command, rest)
     if args.command in ("test", "docs", "bench"):
         module = {"test": "gates", "docs": "docs", "bench": "bench"}[args.command]
         return int(importlib.import_module(f"tmdb_pipeline.{module}").main(rest))
