@@ -17,6 +17,9 @@ SKIP_GATES ?=
 comma := ,
 # `make test` installs the Spark packages for its spark gate, unless that gate is skipped.
 TEST_SPARK_REQUIREMENTS := $(if $(filter spark,$(subst $(comma), ,$(SKIP_GATES))),,$(BIN)/.requirements-spark-installed)
+# ... and the Airflow venv for its airflow gate (see the Airflow section at the end).
+AIRFLOW_VENV ?= .venv-airflow
+TEST_AIRFLOW_REQUIREMENTS := $(if $(filter airflow,$(subst $(comma), ,$(SKIP_GATES))),,$(AIRFLOW_VENV)/.requirements-installed)
 
 .PHONY: help venv run stage build test test-spark lint docs hooks bench clean
 
@@ -46,7 +49,7 @@ stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it in
 build: venv ## Install dbt packages (or skip them, loudly) and run dbt build on what was staged last
 	$(PY) scripts/pipeline.py build --target "$(TARGET)"
 
-test: venv $(TEST_SPARK_REQUIREMENTS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, spark (SKIP_GATES=...)
+test: venv $(TEST_SPARK_REQUIREMENTS) $(TEST_AIRFLOW_REQUIREMENTS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, spark, airflow (SKIP_GATES=...)
 	$(PY) scripts/pipeline.py test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)")
 
 test-spark: venv $(BIN)/.requirements-spark-installed ## The spark gate alone: the models built on DuckDB and Spark, compared
@@ -66,3 +69,33 @@ bench: venv ## Full-size benchmark; writes docs/performance.{md,json}
 
 clean: ## Remove build output and the data folders (landing zones, warehouses)
 	rm -rf target logs dbt_packages .dbt_offline data
+
+# --- Airflow: the tmdb_warehouse DAG (orchestration/airflow/, docs/airflow.md) ----------------------------
+# Its own venv from a hashed lock file (Airflow and dbt do not share one); dbt runs from .venv.
+AIRFLOW_PY := $(AIRFLOW_VENV)/bin/python
+AIRFLOW_LOCK := orchestration/airflow/requirements.lock
+AIRFLOW_PORT ?= 8080
+AIRFLOW_ENV := AIRFLOW_HOME="$(CURDIR)/data/airflow" TMDB_PROJECT_PYTHON="$(CURDIR)/$(PY)"
+.PHONY: airflow-venv airflow airflow-test test-airflow airflow-lock
+
+$(AIRFLOW_VENV)/.requirements-installed: $(AIRFLOW_LOCK)
+	@test -x $(AIRFLOW_PY) || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_PY) -m pip install --quiet --upgrade pip
+	$(AIRFLOW_PY) -m pip install --quiet --require-hashes --no-deps -r $(AIRFLOW_LOCK)
+	@touch $@
+
+airflow-venv: $(AIRFLOW_VENV)/.requirements-installed ## Create .venv-airflow (Airflow + Cosmos, pinned with hashes)
+
+airflow: venv airflow-venv ## Airflow's UI on http://127.0.0.1:8080 (AIRFLOW_PORT=...), standalone, state in data/airflow
+	$(AIRFLOW_ENV) $(AIRFLOW_PY) orchestration/airflow/launch.py standalone --port "$(AIRFLOW_PORT)"
+
+airflow-test: venv airflow-venv ## One run of the DAG end to end on the sample, no server (airflow dags test)
+	$(AIRFLOW_ENV) $(AIRFLOW_PY) orchestration/airflow/launch.py test --source sample
+
+test-airflow: venv airflow-venv ## The airflow gate alone: tests/airflow (DAG shape, runs, failure, UI screenshot)
+	$(PY) scripts/pipeline.py test --only airflow
+
+airflow-lock: ## Recompile orchestration/airflow/requirements.lock from requirements.in (needs PyPI)
+	@test -x $(AIRFLOW_VENV)-lock/bin/uv || ($(PYTHON) -m venv $(AIRFLOW_VENV)-lock && $(AIRFLOW_VENV)-lock/bin/pip install --quiet uv==0.13.8)
+	$(AIRFLOW_VENV)-lock/bin/uv pip compile orchestration/airflow/requirements.in --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o $(AIRFLOW_LOCK)
