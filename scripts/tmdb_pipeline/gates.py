@@ -2,8 +2,9 @@
 
 Gates, in order: sqlfluff, ruff, conventions (dbt-bouncer + dbt-score on the parsed manifest), workflows
 (check-jsonschema + zizmor), pytest, the dbt build of the built-in sample with every test, on the
-warehouse that build made the catalog conventions (every column the warehouse has is documented), and
-spark (the same models built on Spark and compared with DuckDB; it fails where Spark cannot run).
+warehouse that build made the catalog conventions (every column the warehouse has is documented), airflow
+(tests/airflow: the Airflow DAG run end to end, with the Airflow venv), and spark (the same models built on
+Spark and compared with DuckDB; it fails where Spark cannot run).
 `--only static` runs the first four; `--only <gate>[,<gate>]` runs the named ones; `--skip <gate>[,...]`
 leaves gates out (CI runs the spark gate as a job of its own). Every failure names the file at fault.
 Exit status: 0 when every gate passed, 1 otherwise.
@@ -439,6 +440,21 @@ def build_sample(root: Path = REPO_ROOT) -> GateResult:
     return GateResult(code == 0, problems)
 
 
+# --- airflow: the tmdb_warehouse DAG (orchestration/airflow/, tests/airflow) -----------------------------
+
+
+def check_airflow(root: Path = REPO_ROOT) -> GateResult:
+    """tests/airflow with the Airflow venv's pytest (`make airflow-venv` creates it): the DAG's shape, whole
+    runs on the sample compared with `make run`, a failing dbt test, and the UI (REST trigger, screenshot)."""
+    python = root / ".venv-airflow" / "bin" / "python"
+    if not python.exists():
+        return GateResult(False, [f"{python.parent.parent.name}/: missing; run `make airflow-venv`"])
+    code, _ = _run([str(python), "-m", "pytest", "tests/airflow"], root, capture=False)
+    return GateResult(
+        code == 0, [] if code == 0 else [f"tests/airflow: pytest failed (exit {code}); see above"]
+    )
+
+
 @dataclass(frozen=True)
 class Gate:
     name: str
@@ -454,6 +470,7 @@ GATES = (
     Gate("pytest", run_pytest, False),
     Gate("dbt build", build_sample, False),
     Gate("catalog conventions", check_catalog_conventions, False),
+    Gate("airflow", check_airflow, False),
     Gate("spark", check_spark, False),
 )
 
