@@ -63,7 +63,7 @@ def test_the_run_fails_at_the_failing_tests_task(failing: tuple[Sandbox, dict]) 
     assert "dbt.dbt_producer_watcher" in failed
     assert [t for t in failed if t.endswith(".run")] == []
     # what depends on dim_genres never ran; other branches of the graph did
-    assert states["dbt.bridge_title_genres.run"] == "upstream_failed"
+    assert states["dbt.mart_reporting__genre_year.run"] == "upstream_failed"
     assert states["dbt.dim_languages.run"] == "success"
 
 
