@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from _pipeline_helpers import Run, Sandbox
 
 
