@@ -25,10 +25,13 @@ skipped = $(filter $(1),$(subst $(comma), ,$(SKIP_GATES)))
 # The extras a target needs on top of the base install: Spark for TARGET=spark and for the spark gate.
 TARGET_EXTRAS := $(if $(filter spark,$(TARGET)),$(BIN)/.installed-spark)
 TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark) \
-	$(if $(call skipped,dashboard),,$(BIN)/.installed-dashboard)
+	$(if $(call skipped,dashboard),,$(BIN)/.installed-dashboard) \
+	$(if $(call skipped,airflow),,$(AIRFLOW_VENV)/.requirements-installed)
+# Airflow lives in a venv of its own (Airflow and dbt do not share one), see the Airflow section at the end.
+AIRFLOW_VENV ?= .venv-airflow
 
 .PHONY: help venv venv-dev venv-spark venv-bench venv-dashboard lock run stage build test test-spark lint docs \
-	dashboard screenshots hooks bench clean
+	dashboard screenshots hooks bench clean airflow-venv airflow airflow-test test-airflow airflow-lock
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,7 +73,7 @@ stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it in
 build: venv $(TARGET_EXTRAS) ## dbt build (every model, snapshot, seed, test) on what was staged last
 	$(TMDB) build --target "$(TARGET)"
 
-test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, spark (SKIP_GATES=...)
+test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, airflow, spark (SKIP_GATES=...)
 	$(TMDB) test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)")
 
 test-spark: venv $(BIN)/.installed-dev $(BIN)/.installed-spark ## The spark gate alone: the models built on DuckDB and Spark, compared
@@ -95,6 +98,35 @@ hooks: venv $(BIN)/.installed-dev ## Install the pre-commit git hook
 
 bench: venv $(BIN)/.installed-bench ## Full-size benchmark; writes docs/performance.{md,json} (BENCH_ARGS=...)
 	$(TMDB) bench $(BENCH_ARGS)
+
+# --- Airflow: the tmdb_warehouse DAG (orchestration/airflow/, docs/airflow.md) ---------------------------------
+# Its own venv from a hashed lock file; its tasks call `tmdb` from .venv.
+AIRFLOW_PY := $(AIRFLOW_VENV)/bin/python
+AIRFLOW_LOCK := orchestration/airflow/requirements.lock
+AIRFLOW_PORT ?= 8080
+AIRFLOW_ENV := AIRFLOW_HOME="$(CURDIR)/data/airflow" TMDB_PROJECT_PYTHON="$(CURDIR)/$(PY)"
+
+$(AIRFLOW_VENV)/.requirements-installed: $(AIRFLOW_LOCK)
+	@test -x $(AIRFLOW_PY) || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_PY) -m pip install --quiet --require-hashes -r requirements/pip.txt
+	$(AIRFLOW_PY) -m pip install --quiet --require-hashes --no-deps -r $(AIRFLOW_LOCK)
+	@touch $@
+
+airflow-venv: $(AIRFLOW_VENV)/.requirements-installed ## Create .venv-airflow (Airflow + Cosmos, pinned with hashes)
+
+airflow: venv airflow-venv ## Airflow's UI on http://127.0.0.1:8080 (AIRFLOW_PORT=...), standalone, state in data/airflow
+	$(AIRFLOW_ENV) $(AIRFLOW_PY) orchestration/airflow/launch.py standalone --port "$(AIRFLOW_PORT)"
+
+airflow-test: venv airflow-venv ## One run of the DAG end to end on the sample, no server (airflow dags test)
+	$(AIRFLOW_ENV) $(AIRFLOW_PY) orchestration/airflow/launch.py test --source sample
+
+test-airflow: venv $(BIN)/.installed-dev airflow-venv ## The airflow gate alone: tests/airflow (DAG shape, runs, failure, UI screenshot)
+	$(TMDB) test --only airflow
+
+airflow-lock: ## Recompile orchestration/airflow/requirements.lock from requirements.in (needs PyPI)
+	@test -x $(AIRFLOW_VENV)-lock/bin/uv || ($(PYTHON) -m venv $(AIRFLOW_VENV)-lock && $(AIRFLOW_VENV)-lock/bin/pip install --quiet uv==0.13.8)
+	$(AIRFLOW_VENV)-lock/bin/uv pip compile orchestration/airflow/requirements.in --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o $(AIRFLOW_LOCK)
 
 clean: ## Remove build output and the data folders (landing zones, warehouses)
 	rm -rf target logs dbt_packages .dbt_offline data

@@ -105,9 +105,45 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
+    if args.json:  # for an orchestrator: announcements to stderr, the answer as the last stdout line
+        from tmdb_pipeline import orchestration
+
+        dataset = extract.resolve_source(args.source, DataRoot.from_env(), announce=_warn)
+        source = str(dataset.path) if dataset.kind == "folder" else dataset.kind
+        payload = {"source": source, "kind": dataset.kind, "path": str(dataset.path), "label": dataset.label}
+        return orchestration.answer(payload)
     dataset = extract.resolve_source(args.source, DataRoot.from_env(), announce=_say)
     print(f"{dataset.label}: {dataset.path}")
     return 0
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_build_needed(args: argparse.Namespace) -> int:
+    from tmdb_pipeline import orchestration
+
+    return orchestration.answer(orchestration.build_needed(args.target, _warn))
+
+
+def cmd_record_build(args: argparse.Namespace) -> int:
+    from tmdb_pipeline import orchestration
+
+    return orchestration.answer(orchestration.record_build(args.target, _warn))
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from tmdb_pipeline import orchestration
+
+    return orchestration.answer(orchestration.publish_last_green_build(args.target, _warn))
+
+
+def cmd_render_dbt(args: argparse.Namespace) -> int:
+    from tmdb_pipeline import orchestration
+
+    out = (args.out or project().target_dir / "orchestration").resolve()
+    return orchestration.answer(orchestration.render_dbt(out, _warn))
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -154,7 +190,7 @@ def cmd_dbt(args: argparse.Namespace) -> int:
             )
     code = dbt.run(dbt_args, available, current, env)
     if not available.complete and dbt_args[:1] in (["build"], ["test"]):
-        skipped = dbt.skipped_expectation_tests(current)
+        skipped = dbt.expectation_tests(current.target_dir / "manifest.json")
         listed = skipped_tests.write_list(skipped, current.target_dir)
         for line in skipped_tests.note(skipped, available.detail, listed, str(listed)):
             _say(line)
@@ -294,7 +330,9 @@ def parser() -> argparse.ArgumentParser:
     target_option(
         add("build", "dbt build (every model, snapshot, seed, test) on what was staged last", cmd_build)
     )
-    source_option(add("get", "get the data only (download or generate); print its folder", cmd_get))
+    get = add("get", "get the data only (download or generate); print its folder", cmd_get)
+    source_option(get)
+    get.add_argument("--json", action="store_true", help="answer as one JSON line (for an orchestrator)")
 
     sample = add("sample", "write the built-in synthetic sample as a dataset folder", cmd_sample)
     where = sample.add_mutually_exclusive_group(required=True)
@@ -316,6 +354,27 @@ def parser() -> argparse.ArgumentParser:
         "left out (then its tests are excluded and listed). E.g. tmdb dbt build -s +mart_ml__movie_features",
     )
     dbt_command.add_argument("dbt_args", nargs=argparse.REMAINDER, help="dbt's own arguments")
+
+    # The steps an orchestrator runs one task at a time (orchestration/airflow/; tmdb_pipeline.orchestration):
+    # each answers with one JSON line on standard output.
+    for name, help_text, handler in (
+        (
+            "build-needed",
+            "after staging: whether a dbt build would change anything (JSON answer)",
+            cmd_build_needed,
+        ),
+        (
+            "record-build",
+            "after a green dbt build run by an orchestrator: record it as make run does",
+            cmd_record_build,
+        ),
+        ("publish", "publish the marts of the last green build as Parquet (publish/latest)", cmd_publish),
+    ):
+        target_option(add(name, help_text, handler))
+    render = add(
+        "render-dbt", "write what dbt will run (dbt ls JSON) for an orchestrator's graph", cmd_render_dbt
+    )
+    render.add_argument("--out", type=Path, help="where to write (default target/orchestration)")
 
     docs = add("docs", "generate the dbt docs site and serve it on localhost", cmd_docs)
     docs.add_argument("--port", type=int, default=8080, help="port (0: any free port; default 8080)")

@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from tmdb_pipeline import cli
+from tmdb_pipeline.devtools import checksums
 from tmdb_pipeline.devtools.bench import dataset as bench_data
 from tmdb_pipeline.devtools.bench import measuring, reference_loaders, report, steps
 from tmdb_pipeline.extract import sample
@@ -144,3 +145,16 @@ def test_bench_runs_the_python_steps_end_to_end(tmp_path: Path) -> None:
     assert (tmp_path / "b" / "dataset-40" / sample.PARAMS_FILE).is_file()  # cached for the next run
     assert not (tmp_path / "b" / "runs-40").exists()
     assert cli.main(["bench", "--skip", "nonsense"]) == 2
+
+
+def test_the_comparison_names_each_table_its_rows_and_what_differs() -> None:
+    table = {"columns": [["id", "BIGINT"]], "rows": 3, "checksum": "a", "column_checksums": {"id": "a"}}
+    changed = {**table, "checksum": "b", "column_checksums": {"id": "b"}}
+    identical, rows = checksums.compare(
+        {"core.t": table, "marts.m": table}, {"core.t": table, "marts.m": changed}
+    )
+    lines: list[str] = []
+    report.print_comparison({"identical": identical, "tables": rows}, lines.append)
+    assert "core.t" in lines[1] and "3 vs          3 rows  identical" in lines[1]
+    assert lines[2].endswith("DIFFERENT in id")
+    assert lines[-1].endswith("NOT IDENTICAL")

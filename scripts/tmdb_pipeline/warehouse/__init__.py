@@ -98,7 +98,7 @@ def build(
     elif hint := target.failure_hint(workspace, dbt_log, log_start):
         announce(f"\n{hint}")
     if not available.complete:
-        result.skipped_expectations = dbt.skipped_expectation_tests(project)
+        result.skipped_expectations = dbt.expectation_tests(project.target_dir / "manifest.json")
     outcome.result = result
     if code == 0:  # only what passed is published; a failed build leaves the last published set alone
         _publish(workspace, outcome, source_label)

@@ -15,6 +15,7 @@ import subprocess
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from tmdb_pipeline.project import Project, tool
 from tmdb_pipeline.warehouse.packages import Packages, offline_view
@@ -103,9 +104,9 @@ def writes_warehouse(args: Sequence[str]) -> bool:
     return bool(args) and args[0] not in READ_ONLY_COMMANDS
 
 
-def skipped_expectation_tests(project: Project) -> list[tuple[str, str]]:
-    """(name, kind) of the dbt-expectations tests in the last parsed manifest: all of them were left out."""
-    manifest = project.target_dir / "manifest.json"
+def expectation_tests(manifest: Path) -> list[tuple[str, str]]:
+    """(name, kind) of the dbt-expectations tests in a parsed manifest (where the package is missing, the
+    ones a command left out)."""
     if not manifest.is_file():
         return []
     nodes = json.loads(manifest.read_text(encoding="utf-8"))["nodes"].values()

@@ -85,8 +85,8 @@ def print_comparison(comparison: dict[str, Any], announce: Callable[[str], None]
         if row["current_rows_only"]:
             mark += " (current rows)"
         announce(
-            f"  {row['table']:<45} {row['incremental_rows'] or 0:>10,} vs "
-            f"{row['rebuild_rows'] or 0:>10,} rows  "
+            f"  {row['table']:<45} {row['first_rows'] or 0:>10,} vs "
+            f"{row['second_rows'] or 0:>10,} rows  "
             f"{mark}"
         )
     left_out = sorted({c for row in comparison["tables"] for c in row["left_out"]})

@@ -3,7 +3,8 @@
 Gates, in order: sqlfluff, ruff, conventions (dbt-bouncer + dbt-score on the parsed manifest), workflows
 (check-jsonschema + zizmor), pytest, the dbt build of the built-in sample with every test, on the
 warehouse that build made the catalog conventions (every column the warehouse has is documented), the
-dashboard (AppTest and headless Chromium on the published sample), and spark (the same models built on
+dashboard (AppTest and headless Chromium on the published sample), airflow (tests/airflow: the Airflow
+DAG run end to end, with the Airflow venv), and spark (the same models built on
 Spark and compared with DuckDB; it fails where Spark cannot run).
 `--only static` runs the first four; `--only <gate>[,<gate>]` runs the named ones; `--skip <gate>[,...]`
 leaves gates out (CI runs the spark gate as a job of its own). Every failure names the file at fault.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from tmdb_pipeline.devtools.gates.builds import (
     build_sample,
+    check_airflow,
     check_catalog_conventions,
     check_dashboard,
     check_spark,
@@ -46,6 +48,7 @@ GATES = (
     Gate("dbt build", build_sample, False),
     Gate("catalog conventions", check_catalog_conventions, False),
     Gate("dashboard", check_dashboard, False),
+    Gate("airflow", check_airflow, False),
     Gate("spark", check_spark, False),
 )
 

@@ -1,6 +1,6 @@
 """The gates that build: pytest, the dbt build of the built-in sample, the catalog conventions of what it
-built, the dashboard (AppTest and headless Chromium on the published sample), and the spark gate (the same
-models on Spark, compared with DuckDB)."""
+built, the dashboard (AppTest and headless Chromium on the published sample), airflow (the DAG in the Airflow
+venv) and the spark gate (the same models on Spark, compared with DuckDB)."""
 
 from __future__ import annotations
 
@@ -118,4 +118,15 @@ def check_dashboard(root: Path) -> GateResult:
         return GateResult(False, [f"{DASHBOARD_TESTS[1]}: {unavailable}"])
     code, _ = run([sys.executable, "-m", "pytest", *DASHBOARD_TESTS], root, capture=False)
     problems = [] if code == 0 else [f"{', '.join(DASHBOARD_TESTS)}: pytest failed (exit {code}); see above"]
+    return GateResult(code == 0, problems)
+
+
+def check_airflow(root: Path) -> GateResult:
+    """tests/airflow with the Airflow venv's pytest (`make airflow-venv` creates it): the DAG's shape, whole
+    runs on the sample compared with `tmdb run`, a failing dbt test, and the UI (REST trigger, screenshot)."""
+    python = root / ".venv-airflow" / "bin" / "python"
+    if not python.exists():
+        return GateResult(False, [f"{python.parent.parent.name}/: missing; run `make airflow-venv`"])
+    code, _ = run([str(python), "-m", "pytest", "tests/airflow"], root, capture=False)
+    problems = [] if code == 0 else [f"tests/airflow: pytest failed (exit {code}); see above"]
     return GateResult(code == 0, problems)

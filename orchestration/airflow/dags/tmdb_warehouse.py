@@ -1,0 +1,258 @@
+"""The Airflow DAG `tmdb_warehouse`: what `make run` does, as Airflow tasks (docs/airflow.md).
+
+get_data -> stage -> build_needed -> dbt (the dbt project rendered by astronomer-cosmos: one task group
+per model with its run and test tasks, the seeds and the snapshot) -> record_build -> publish -> docs.
+
+The DAG runs in Airflow's own environment; every step of the project runs in the project's environment,
+through the project's command line (`project_command()`, the one place that says how), and dbt runs from the
+project's venv (Cosmos is pointed at its dbt executable). Nothing machine-specific is written here: it comes
+from environment variables that `make airflow` / `make airflow-test` set, and that a deployment sets on its
+DAG processor and workers:
+
+  TMDB_PROJECT_DIR         the project checkout (default: three folders up from this file)
+  TMDB_PROJECT_COMMAND     how to call the project (default: the project venv's `tmdb`, "<venv>/bin/tmdb")
+  TMDB_PROJECT_PYTHON      the project venv's python, `tmdb` beside it (default: <project>/.venv/bin/python)
+  TMDB_AIRFLOW_RENDER_DIR  where `tmdb render-dbt` wrote what dbt will run
+                           (default: <project>/target/orchestration)
+  TMDB_AIRFLOW_SCHEDULE    the schedule (default: @daily); "none" for manual runs only
+  TMDB_AIRFLOW_SOURCE      the default of the `source` param (default: auto)
+  TMDB_AIRFLOW_POOL        the pool of the tasks that run dbt or open the warehouse (default: tmdb_warehouse,
+                           1 slot)
+  TMDB_AIRFLOW_DBT_MODE    watcher (default: one `dbt build`, watched node by node), build or after_each (one
+                           dbt invocation per node, in the pool), for measurement (docs/airflow.md)
+
+Kaggle credentials come from the Airflow connection `kaggle_default` (login = username, password = API key) or
+from KAGGLE_USERNAME / KAGGLE_KEY in the worker's environment; they reach the get_data subprocess only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Param, TriggerRule, get_current_context, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "tmdb_warehouse"
+PROJECT_DIR = Path(os.environ.get("TMDB_PROJECT_DIR") or Path(__file__).resolve().parents[3])
+RENDER_DIR = Path(os.environ.get("TMDB_AIRFLOW_RENDER_DIR") or PROJECT_DIR / "target" / "orchestration")
+POOL = os.environ.get("TMDB_AIRFLOW_POOL", "tmdb_warehouse")
+DBT_MODE = os.environ.get("TMDB_AIRFLOW_DBT_MODE", "watcher")
+KAGGLE_CONNECTION = "kaggle_default"
+# The data folder the run works on, as build_needed found it (TMDB_DATA_DIR for every later step and for dbt).
+DATA_DIR = "{{ ti.xcom_pull(task_ids='build_needed', key='data_dir') }}"
+
+
+def project_command() -> list[str]:
+    """The command prefix that calls the project: the ONE place the DAG says how (docs/airflow.md)."""
+    configured = os.environ.get("TMDB_PROJECT_COMMAND")
+    if configured:
+        return shlex.split(configured)
+    python = Path(os.environ.get("TMDB_PROJECT_PYTHON") or PROJECT_DIR / ".venv" / "bin" / "python")
+    return [str(python.with_name("tmdb"))]
+
+
+def run_step(args: list[str], env: dict[str, str] | None = None, answer: bool = True) -> dict[str, Any]:
+    """Run one project command, its output into the task log; its answer is the last stdout line (JSON)."""
+    command = [*project_command(), *args]
+    log.info("Running: %s", " ".join(shlex.quote(part) for part in command))
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_DIR,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        log.info("%s", lines[-1])
+    code = process.wait()
+    if code != 0:
+        raise RuntimeError(f"{' '.join(args[:1])} failed with exit code {code}; its message is above")
+    if not answer:
+        return {}
+    return json.loads(next(line for line in reversed(lines) if line.startswith("{")))
+
+
+def _render() -> dict[str, Any]:
+    render_file = RENDER_DIR / "dbt_render.json"
+    if not render_file.is_file():
+        raise FileNotFoundError(
+            f"{render_file} is missing: run `{' '.join(project_command())} render-dbt --out {RENDER_DIR}` "
+            "before Airflow parses this DAG (make airflow and make airflow-test do), and again after "
+            "changing the dbt project."
+        )
+    return json.loads(render_file.read_text(encoding="utf-8"))
+
+
+def _kaggle_env() -> dict[str, str]:
+    """KAGGLE_USERNAME / KAGGLE_KEY from the Airflow connection, when there is one (never logged)."""
+    try:
+        from airflow.sdk import BaseHook
+
+        connection = BaseHook.get_connection(KAGGLE_CONNECTION)
+    except Exception:  # noqa: BLE001 -- no such connection: the environment (or ~/.kaggle) is used
+        return {}
+    if not (connection.login and connection.password):
+        return {}
+    return {"KAGGLE_USERNAME": connection.login, "KAGGLE_KEY": connection.password}
+
+
+def _dbt_task_group(render: dict[str, Any]) -> DbtTaskGroup:
+    """The dbt project as tasks. watcher: one `dbt build` (the producer task, the only writer) whose node
+    results drive one task per model, seed and snapshot and one test task per model."""
+    watcher = DBT_MODE == "watcher"
+    env = {**render["env"], "TMDB_DATA_DIR": DATA_DIR}
+    operator_args: dict[str, Any] = {"env": env, "append_env": True, "install_deps": False}
+    # Every dbt task is in the one-slot pool: one dbt invocation per node runs one at a time, and in watcher
+    # mode a watcher task that finds no result of the producer runs dbt for its node itself (Cosmos's
+    # fallback).
+    operator_args["pool"] = POOL
+    if watcher:
+        # The watchers start when the producer has finished (see _watch_after_producer): by then every
+        # result is in XCom, so the first poke answers, without deferring.
+        operator_args.update(deferrable=False, poke_interval=2, should_store_compiled_sql=False)
+    elif render["exclude"]:
+        operator_args["exclude"] = " ".join(render["exclude"])
+    group = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(
+            dbt_project_path=render["project_dir"],
+            install_dbt_deps=False,
+            partial_parse=True,
+        ),
+        profile_config=ProfileConfig(
+            profile_name="tmdb",
+            target_name="duckdb",
+            profiles_yml_filepath=Path(render["profiles_dir"]) / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=render["dbt_executable"],
+            **({"setup_operator_args": {"pool": POOL}} if watcher else {}),
+        ),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_LS_FILE,
+            dbt_ls_path=Path(render["ls_file"]),
+            exclude=render["exclude"],
+            test_behavior=TestBehavior.BUILD if DBT_MODE == "build" else TestBehavior.AFTER_EACH,
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=render["dbt_executable"],
+            emit_datasets=False,
+        ),
+        operator_args=operator_args,
+    )
+    if watcher:
+        _watch_after_producer(group)
+    return group
+
+
+def _watch_after_producer(group: DbtTaskGroup) -> None:
+    """Start the watcher tasks once the producer's `dbt build` has ended, whatever its outcome.
+
+    Cosmos starts them beside the producer, to show progress live; in a single-process run (`airflow dags
+    test`, `dag.test()`) a watcher picked before the producer would wait for it forever. After the producer,
+    each one reads its node's result at once; ALL_DONE lets them run when the build failed, so that a failed
+    test fails at its own task (and its model's downstream tasks are upstream_failed).
+    """
+    producer = next(t for t in group if t.task_id.endswith(".dbt_producer_watcher"))
+    in_group = {t.task_id for t in group}
+    for task_ in list(group):
+        if task_ is producer or task_.task_id.endswith("_done"):
+            continue
+        if not (task_.upstream_task_ids & in_group):
+            producer >> task_
+            task_.trigger_rule = TriggerRule.ALL_DONE
+
+
+RENDER = _render()
+schedule = os.environ.get("TMDB_AIRFLOW_SCHEDULE", "@daily")
+with DAG(
+    dag_id=DAG_ID,
+    description="TMDB warehouse: get the data, stage it, dbt build (Cosmos), publish the marts, docs",
+    schedule=None if schedule.lower() == "none" else schedule,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(hours=6),
+    default_args={"retries": 0, "execution_timeout": timedelta(hours=1)},
+    params={
+        "source": Param(
+            os.environ.get("TMDB_AIRFLOW_SOURCE", "auto"),
+            type="string",
+            description="auto (Kaggle when credentials are found, else the sample), sample, kaggle, a folder",
+        )
+    },
+    tags=["tmdb", "dbt", "cosmos"],
+    doc_md=__doc__,
+) as dag:
+
+    @task(
+        retries=3,
+        retry_delay=timedelta(minutes=1),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=timedelta(minutes=30),
+        execution_timeout=timedelta(hours=3),
+    )
+    def get_data(params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Download (Kaggle), generate (sample) or check (folder) the data; retried with backoff."""
+        source = str((params or {}).get("source") or "auto")
+        return run_step(["get", "--source", source, "--json"], env=_kaggle_env())
+
+    @task
+    def stage(data: dict[str, Any]) -> None:
+        """Stage the files into the landing zone (a new batch, or nothing new)."""
+        run_step(["stage", "--source", data["source"]], answer=False)
+
+    @task.short_circuit
+    def build_needed() -> bool:
+        """Skip every dbt task, publish and docs when nothing new was staged and nothing changed (make run's
+        rule: build_stamp)."""
+        answer = run_step(["build-needed"])
+        get_current_context()["ti"].xcom_push(key="data_dir", value=answer["data_dir"])
+        log.info("Build needed: %s (%s)", answer["build_needed"], answer["reason"])
+        return bool(answer["build_needed"])
+
+    @task(pool=POOL)
+    def record_build() -> dict[str, Any]:
+        """Record the green build as make run does, so the next run (make run or DAG) agrees."""
+        return run_step(["record-build"], env={"TMDB_DATA_DIR": _data_dir()})
+
+    @task(pool=POOL)
+    def publish() -> dict[str, Any]:
+        """Export the marts that passed as Parquet into <data dir>/publish/<version>/ (latest -> it)."""
+        return run_step(["publish"], env={"TMDB_DATA_DIR": _data_dir()})
+
+    @task(pool=POOL)
+    def docs() -> str:
+        """The dbt docs site of the warehouse just built (index.html, manifest.json, catalog.json) in
+        <render dir>/docs/, as `make docs` makes it; dbt keeps its parse there, so later runs do not parse
+        again."""
+        site = str(RENDER_DIR / "docs")
+        # dbt's profile and target as Cosmos passes them (--profile tmdb --target duckdb): dbt keeps its
+        # earlier parse only when these match
+        env = {"TMDB_DATA_DIR": _data_dir(), "DBT_PROFILE": "tmdb", "DBT_TARGET": "duckdb"}
+        run_step(["docs", "--no-serve", "--docs-dir", site], env=env, answer=False)
+        return f"{site}/index.html"
+
+    def _data_dir() -> str:
+        return str(get_current_context()["ti"].xcom_pull(task_ids="build_needed", key="data_dir"))
+
+    staged = stage(get_data())
+    decided = build_needed()
+    dbt = _dbt_task_group(RENDER)
+    staged >> decided >> dbt >> record_build() >> publish() >> docs()

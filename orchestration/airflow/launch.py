@@ -1,0 +1,265 @@
+"""Run the tmdb_warehouse DAG locally: `make airflow` (the UI) and `make airflow-test` (one run, no server).
+
+Run with the Airflow venv's python (.venv-airflow/bin/python): it sets the environment the DAG reads (project
+folder, project venv, where dbt's node list is), renders what dbt will run with the project's own command
+(`tmdb render-dbt`), prepares Airflow's metadata database (SQLite under AIRFLOW_HOME, default
+data/airflow/) and the one-slot pool, then:
+
+  launch.py test [--source sample]   one DAG run end to end in this process (`airflow dags test`); prints the
+                                      run's state, its duration and the task states; exit 0 when it succeeded
+  launch.py standalone [--port N]    `airflow standalone` on 127.0.0.1:N (default 8080): API server,
+                                      scheduler, DAG processor and triggerer; prints the URL and the admin
+                                      password once
+  launch.py prepare                  only the preparation (for a test that starts Airflow itself)
+  launch.py env                      print the environment it sets, as `export` lines
+
+Every setting can be overridden from the environment (AIRFLOW_HOME, TMDB_PROJECT_PYTHON, TMDB_AIRFLOW_* ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROJECT_DIR = HERE.parents[1]
+DAG_ID = "tmdb_warehouse"
+AIRFLOW_BIN = Path(sys.executable).parent
+POOL = "tmdb_warehouse"
+
+
+def airflow_env(port: int | None = None) -> dict[str, str]:
+    """The environment Airflow and the DAG need, over this process's (which wins, except where noted)."""
+    return airflow_env_for(dict(os.environ), port)
+
+
+def airflow_env_for(base: dict[str, str], port: int | None = None) -> dict[str, str]:
+    home = Path(base.get("AIRFLOW_HOME") or PROJECT_DIR / "data" / "airflow").resolve()
+    defaults = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(HERE / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # Cosmos runs dbt in a copy of the project and keeps dbt's partial parse in its cache between runs
+        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
+        "SCARF_ANALYTICS": "false",
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "TMDB_PROJECT_DIR": str(PROJECT_DIR),
+        "TMDB_PROJECT_PYTHON": str(PROJECT_DIR / ".venv" / "bin" / "python"),
+        "TMDB_AIRFLOW_RENDER_DIR": str(home / "render"),
+        "TMDB_AIRFLOW_POOL": POOL,
+    }
+    env = dict(base)
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    # `airflow standalone` starts its components as `airflow ...` from PATH: this venv's
+    if not env.get("PATH", "").startswith(f"{AIRFLOW_BIN}{os.pathsep}"):
+        env["PATH"] = f"{AIRFLOW_BIN}{os.pathsep}{env.get('PATH', '')}"
+    if port is not None:
+        # the UI / REST API and the task execution API on one local port
+        env["AIRFLOW__API__HOST"] = "127.0.0.1"
+        env["AIRFLOW__API__PORT"] = str(port)
+        env["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{port}"
+        env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
+    return env
+
+
+def _say(message: str) -> None:
+    print(f"[airflow] {message}", flush=True)
+
+
+def _run(command: Sequence[str], env: dict[str, str], quiet: bool = True) -> None:
+    done = subprocess.run(
+        list(command), env=env, cwd=PROJECT_DIR, capture_output=quiet, text=True, check=False
+    )
+    if done.returncode != 0:
+        output = (done.stdout or "") + (done.stderr or "")
+        raise SystemExit(f"{' '.join(command[:3])} failed (exit {done.returncode}):\n{output[-4000:]}")
+
+
+def project_command(env: dict[str, str]) -> list[str]:
+    if env.get("TMDB_PROJECT_COMMAND"):
+        return shlex.split(env["TMDB_PROJECT_COMMAND"])
+    return [str(Path(env["TMDB_PROJECT_PYTHON"]).with_name("tmdb"))]
+
+
+def prepare(env: dict[str, str]) -> None:
+    started = time.monotonic()
+    if not Path(env["TMDB_PROJECT_PYTHON"]).exists() and not env.get("TMDB_PROJECT_COMMAND"):
+        raise SystemExit(
+            f"The project venv is missing ({env['TMDB_PROJECT_PYTHON']}): run `make venv` first."
+        )
+    _say(f"rendering the dbt project into {env['TMDB_AIRFLOW_RENDER_DIR']} (tmdb render-dbt)")
+    _run([*project_command(env), "render-dbt", "--out", env["TMDB_AIRFLOW_RENDER_DIR"]], env)
+    render = json.loads((Path(env["TMDB_AIRFLOW_RENDER_DIR"]) / "dbt_render.json").read_text())
+    _say(f"dbt: {render['nodes']} nodes, packages {render['packages']}, project {render['project_dir']}")
+    if render["exclude"]:
+        _say(
+            f"dbt-expectations missing ({render['packages_detail']}): "
+            f"{len(render['skipped_tests'])} tests skipped"
+        )
+    Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
+    _say(f"metadata database in {env['AIRFLOW_HOME']} (airflow db migrate), pool {env['TMDB_AIRFLOW_POOL']}")
+    _run([str(AIRFLOW_BIN / "airflow"), "db", "migrate"], env)
+    _run(
+        [
+            str(AIRFLOW_BIN / "airflow"),
+            "pools",
+            "set",
+            env["TMDB_AIRFLOW_POOL"],
+            "1",
+            "tmdb warehouse: one writer at a time (DuckDB)",
+        ],
+        env,
+    )
+    _say(f"prepared in {time.monotonic() - started:.1f} s")
+
+
+def last_run(env: dict[str, str]) -> dict[str, object]:
+    """The latest run of the DAG as the metadata database holds it: state, duration, task states."""
+    database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+    with sqlite3.connect(database) as con:
+        row = con.execute(
+            "select run_id, state, start_date, end_date from dag_run where dag_id = ?"
+            " order by id desc limit 1",
+            [DAG_ID],
+        ).fetchone()
+        if row is None:
+            return {}
+        run_id, state, start, end = row
+        states = dict(
+            con.execute(
+                "select coalesce(state, 'none'), count(*) from task_instance where dag_id = ? and run_id = ?"
+                " group by 1",
+                [DAG_ID, run_id],
+            ).fetchall()
+        )
+        failed = [
+            r[0]
+            for r in con.execute(
+                "select task_id from task_instance where dag_id = ? and run_id = ? and state = 'failed'",
+                [DAG_ID, run_id],
+            ).fetchall()
+        ]
+    duration = None
+    if start and end:
+        from datetime import datetime
+
+        duration = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    return {"run_id": run_id, "state": state, "duration_s": duration, "tasks": states, "failed": failed}
+
+
+def test(env: dict[str, str], source: str) -> int:
+    prepare(env)
+    _say(f"airflow dags test {DAG_ID} (source {source}), output in {env['AIRFLOW_HOME']}/dags-test.log")
+    started = time.monotonic()
+    log_file = Path(env["AIRFLOW_HOME"]) / "dags-test.log"
+    with open(log_file, "w") as log:
+        code = subprocess.run(
+            [str(AIRFLOW_BIN / "airflow"), "dags", "test", DAG_ID, "--conf", json.dumps({"source": source})],
+            env=env,
+            cwd=PROJECT_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
+    elapsed = time.monotonic() - started
+    run = last_run(env)
+    print(json.dumps({"airflow_dags_test_exit": code, "wall_s": round(elapsed, 1), **run}), flush=True)
+    if run.get("state") != "success":
+        _say(f"the DAG run did not succeed: failed tasks {run.get('failed')}; see {log_file}")
+        return 1
+    _say(f"DAG run succeeded in {run['duration_s']:.1f} s ({elapsed:.1f} s with Airflow's start-up)")
+    return 0
+
+
+def standalone(env: dict[str, str], port: int) -> int:
+    prepare(env)
+    passwords = Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
+    url = f"http://127.0.0.1:{port}"
+    _say(
+        f"starting airflow standalone on {url} (logs in {env['AIRFLOW_HOME']}/standalone.log); "
+        "Ctrl-C stops it"
+    )
+    with open(Path(env["AIRFLOW_HOME"]) / "standalone.log", "a") as log:
+        server = subprocess.Popen(
+            [str(AIRFLOW_BIN / "airflow"), "standalone"],
+            env=env,
+            cwd=PROJECT_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    # a SIGTERM (a test's teardown, a process manager) stops Airflow too, as Ctrl-C does
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        shown = False
+        while server.poll() is None:
+            if not shown and passwords.is_file() and _healthy(url):
+                users = json.loads(passwords.read_text() or "{}")
+                _say(f"Airflow is up: open {url}/dags/{DAG_ID} and log in as")
+                for user, password in users.items():
+                    print(f"    user {user}   password {password}", flush=True)
+                _say(f"(the password is kept in {passwords}, outside the repository)")
+                shown = True
+            time.sleep(1)
+        return server.returncode or 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+
+
+def _healthy(url: str) -> bool:
+    from urllib.request import urlopen
+
+    try:
+        with urlopen(f"{url}/api/v2/monitor/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="launch.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("prepare")
+    commands.add_parser("env")
+    run = commands.add_parser("test")
+    run.add_argument("--source", default="sample")
+    serve = commands.add_parser("standalone")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")))
+    args = parser.parse_args(argv)
+    if args.command == "standalone":
+        return standalone(airflow_env(args.port), args.port)
+    env = airflow_env()
+    if args.command == "env":
+        for key in sorted(k for k in env if k.startswith(("AIRFLOW", "TMDB_")) and k not in os.environ):
+            print(f"export {key}={shlex.quote(env[key])}")
+        return 0
+    if args.command == "prepare":
+        prepare(env)
+        return 0
+    return test(env, args.source)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

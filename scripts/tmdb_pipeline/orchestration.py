@@ -1,0 +1,145 @@
+"""The steps an orchestrator (the Airflow DAG in orchestration/airflow/) runs one task at a time.
+
+`make run` does these in one process; an orchestrator needs them apart, each a command whose last line of
+standard output is one JSON object (announcements go to standard error), so a task can read its answer:
+
+  tmdb get --source S --json   get the data; {"source", "kind", "path", "label"}: `source` is what
+                               `tmdb stage --source` takes to stage the same data into the same data folder
+  tmdb build-needed            after staging: whether `dbt build` would change anything, decided as `make run`
+                               decides (the build stamp); {"build_needed", "reason", "data_dir", ...}. When a
+                               build is needed the stamp is forgotten, as `make run` does before building.
+  tmdb render-dbt --out DIR    what dbt will run, for the orchestrator to draw its graph before anything runs:
+                               DIR/dbt_ls.json (`dbt ls` as JSON lines, the dbt-expectations tests left out
+                               when their package is missing) and DIR/dbt_render.json (the project folder
+                               dbt must run in, the dbt executable, the --exclude the build needs, dbt's env)
+  tmdb record-build            after a green build run by the orchestrator: the stamp `make run` writes
+  tmdb publish                 the marts of the last green build as Parquet (warehouse.publish); refuses
+                               unless the warehouse is what that build left
+
+The data folder is TMDB_DATA_DIR, else data/current (the folder staged last), as for `tmdb build`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tmdb_pipeline.errors import UserError
+from tmdb_pipeline.project import project
+from tmdb_pipeline.warehouse import dbt, packages, publish
+from tmdb_pipeline.warehouse.build_stamp import BuildStamp
+from tmdb_pipeline.warehouse.targets import for_name
+from tmdb_pipeline.workspace import DataRoot, Workspace
+
+# What `dbt ls` lists for the orchestrator: the keys Cosmos reads from a dbt ls file (LoadMode.DBT_LS_FILE).
+LS_KEYS = ("name", "unique_id", "resource_type", "depends_on", "original_file_path", "tags", "config",
+           "freshness", "fqn")  # fmt: skip
+# Unit tests, exposures and analyses are not tasks of an orchestrator; dbt build still runs the unit tests.
+LS_RESOURCE_TYPES = ("model", "seed", "snapshot", "test", "source")
+
+
+def answer(payload: dict[str, Any]) -> int:
+    """Print a step's answer: one JSON object, the last line of standard output."""
+    print(json.dumps(payload, sort_keys=True, default=str), flush=True)
+    return 0
+
+
+def _stamp(workspace: Workspace, target: str) -> BuildStamp:
+    return BuildStamp(workspace, for_name(target), project())
+
+
+def build_needed(target: str, announce: packages.Announce) -> dict[str, Any]:
+    workspace = DataRoot.from_env().require_current()
+    available = packages.prepare(project(), announce)
+    stamp = _stamp(workspace, target)
+    why = stamp.why_build(available.mode)
+    if why is not None:
+        stamp.forget()  # until the orchestrator's build ends green, the warehouse may be anything
+    return {
+        "build_needed": why is not None,
+        "reason": why
+        or "nothing new was staged, and the project, dbt packages and warehouse are as the last green build"
+        " left them",
+        "data_dir": str(workspace.root),
+        "warehouse": str(workspace.warehouse),
+        "packages": available.mode,
+    }
+
+
+def record_build(target: str, announce: packages.Announce) -> dict[str, Any]:
+    workspace = DataRoot.from_env().require_current()
+    stamp = _stamp(workspace, target)
+    stamp.record(packages.prepare(project(), announce).mode)
+    return {"recorded": str(stamp.path), "data_dir": str(workspace.root)}
+
+
+def publish_last_green_build(target: str, announce: packages.Announce) -> dict[str, Any]:
+    workspace = DataRoot.from_env().require_current()
+    available = packages.prepare(project(), announce)
+    why = _stamp(workspace, target).why_build(available.mode)
+    if why is not None:
+        raise UserError(
+            f"Nothing published: the warehouse of {workspace.root} is not what a green build left ({why}). "
+            "Build first (`make run`, or the orchestrator's dbt build followed by `tmdb record-build`)."
+        )
+    result = publish.publish(workspace, target=target)
+    return {
+        "version": result.version,
+        "path": str(result.folder),
+        "latest": str(result.latest),
+        "relations": result.relations,
+    }
+
+
+def render_dbt(out: Path, announce: packages.Announce) -> dict[str, Any]:
+    """`dbt ls` through the pipeline's package handling, into out/dbt_ls.json, and how to run dbt."""
+    current = project()
+    available = packages.prepare(current, announce)
+    out.mkdir(parents=True, exist_ok=True)
+    args = ["ls", "--output", "json", "--output-keys", *LS_KEYS, "--target-path", str(out / "dbt-target")]
+    for resource_type in LS_RESOURCE_TYPES:
+        args += ["--resource-type", resource_type]
+    command = dbt.command(args, available, current)
+    env = {**dbt.environment(current, {}), "DBT_TARGET_PATH": str(out / "dbt-target")}
+    env["DBT_LOG_PATH"] = str(out / "dbt-logs")
+    done = subprocess.run(command, cwd=current.root, env=env, capture_output=True, text=True, check=False)
+    nodes = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not nodes:
+        raise UserError(
+            f"dbt ls failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}\n"
+            "Fix the project so that `tmdb dbt parse` passes, then render again."
+        )
+    ls_file = out / "dbt_ls.json"
+    _write(ls_file, "\n".join(nodes) + "\n")
+    project_dir = command[command.index("--project-dir") + 1] if "--project-dir" in command else None
+    render = {
+        "project_dir": project_dir or str(current.root),
+        "profiles_dir": str(current.root),
+        "dbt_executable": command[0],
+        # what the build must leave out, as the pipeline leaves it out (dbt-expectations without its package)
+        "exclude": [] if available.complete else [dbt.EXPECTATIONS_SELECTOR],
+        "packages": available.mode,
+        "packages_detail": available.detail,
+        "skipped_tests": (
+            []
+            if available.complete
+            else [n for n, _ in dbt.expectation_tests(out / "dbt-target" / "manifest.json")]
+        ),
+        # dbt's log folder as the pipeline sets it; the target folder stays the project's own ("target"): an
+        # orchestrator that runs dbt in a copy of the project (Cosmos) keeps dbt's parse of that copy apart
+        "env": {"DBT_TARGET_PATH": "target", "DBT_LOG_PATH": str(current.log_dir)},
+        "ls_file": str(ls_file),
+        "nodes": len(nodes),
+    }
+    render_file = out / "dbt_render.json"
+    _write(render_file, json.dumps(render, indent=1, sort_keys=True))
+    return {"render_file": str(render_file), **render}
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
