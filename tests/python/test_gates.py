@@ -6,6 +6,8 @@ functions of tmdb_pipeline.devtools.gates run against that copy.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import shutil
 import textwrap
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 
 from tmdb_pipeline.devtools import gates, secrets
-from tmdb_pipeline.devtools.gates import builds, static
+from tmdb_pipeline.devtools.gates import builds, common, static
 from tmdb_pipeline.devtools.gates.common import GateResult
 from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.project import project
@@ -145,7 +147,8 @@ def problems_about(result: GateResult, relative: str) -> list[str]:
 
 
 def test_misstyled_model_fails_sqlfluff_naming_the_file(broken_project: Path) -> None:
-    result = static.lint_sql(broken_project)
+    # the staging folder only: the gate itself lints the whole project every run
+    result = static.lint_sql(broken_project, ("models/staging",))
     assert not result.ok
     found = problems_about(result, MISSTYLED)
     codes = {problem.split(": ", 1)[1].split()[0] for problem in found}
@@ -343,3 +346,44 @@ def test_dashboard_gate_fails_rather_than_skips_naming_what_to_install(
     monkeypatch.setattr(builds, "run", lambda *args, **kwargs: pytest.fail("ran the tests without a browser"))
     result = builds.check_dashboard(REPO_ROOT)
     assert not result.ok and "apt-get install -y chromium" in result.problems[0]
+
+
+def test_the_slowest_tests_come_from_every_gates_junit_report(tmp_path: Path) -> None:
+    reports = tmp_path / common.TEST_REPORTS
+    reports.mkdir(parents=True)
+    case = '<testcase classname="tests.python.test_{0}" name="test_{1}" time="{2}" />'
+    for gate, cases in {
+        "pytest": [("a", "one", 3.5), ("a", "two", 0.2)],
+        "spark": [("b", "parity", 90)],
+    }.items():
+        body = "".join(case.format(*c) for c in cases)
+        (reports / f"{gate}.xml").write_text(
+            f'<testsuites><testsuite name="pytest">{body}</testsuite></testsuites>'
+        )
+    (reports / "airflow.xml").write_text("<testsuites><testsuite")  # a gate killed mid-write
+    assert common.slowest_tests(tmp_path, ["pytest", "spark", "airflow", "dashboard"], count=2) == [
+        (90.0, "tests/python/test_b.py::test_parity"),
+        (3.5, "tests/python/test_a.py::test_one"),
+    ]
+    command = common.pytest(tmp_path, "spark", "tests/python/test_spark_parity.py")
+    assert command[-2:] == [f"--junitxml={reports / 'spark'}.xml", "tests/python/test_spark_parity.py"]
+
+
+def test_a_gate_run_beside_the_others_reports_its_output_and_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "repo"
+    write(root, ".github/workflows/typo.yml", TYPO_WORKFLOW)
+    write(root, "tidy.py", "x = 1\n")
+    write(root, "dbt_project.yml", "name: gate_fixture\n")  # what makes `tmdb` take root as the project
+    beside = [dataclasses.replace(g, beside=g.name == "workflows") for g in gates.GATES]
+    monkeypatch.setattr(gates, "GATES", tuple(beside))
+    assert gates.run_gates("ruff,workflows", root=root) == 1
+    out = capsys.readouterr().out
+    log = root / gates.GATE_LOGS / "workflows.log"
+    # its own process wrote the log, shown whole after the gates of this process
+    assert ".github/workflows/typo.yml" in log.read_text()
+    assert out.index("=== ruff") < out.index("=== workflows (ran beside the others)")
+    assert re.search(r"^PASS  ruff .* s$", out, re.MULTILINE)
+    assert re.search(r"^FAIL  workflows .* s \(beside the others\)$", out, re.MULTILINE)
+    assert out.rstrip().splitlines()[-1] == "gates: 1 passed, 1 failed"

@@ -9,6 +9,7 @@ named, never counted as passed (tmdb_pipeline.warehouse.dbt).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -88,8 +89,8 @@ def _names(folder: Path) -> dict[str, Path]:
         return found
     for child in sorted(folder.iterdir()):
         project_file = child / "dbt_project.yml"
-        if not project_file.is_file():
-            continue
+        if child.name.startswith(".") or not project_file.is_file():
+            continue  # hidden: a copy still being installed
         for line in project_file.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.startswith("name:"):
                 found[line.split(":", 1)[1].strip().strip("'\"")] = child
@@ -123,12 +124,19 @@ def _install_from_mirror(mirror: Path, packages_dir: Path) -> None:
     for name in REQUIRED:
         if name in installed:
             continue
-        partial = packages_dir / f".{name}.partial"
+        # one partial copy per process: two runs installing at once each rename a whole copy, the second
+        # finds the package there and drops its own
+        partial = packages_dir / f".{name}.partial-{os.getpid()}"
         shutil.rmtree(partial, ignore_errors=True)
         shutil.copytree(
             available[name], partial, ignore=shutil.ignore_patterns(".git", "integration_tests", "docs")
         )
-        partial.rename(packages_dir / name)
+        try:
+            partial.rename(packages_dir / name)
+        except OSError:
+            if not (packages_dir / name / "dbt_project.yml").is_file():
+                raise
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 def _hub_unreachable() -> str:
@@ -161,11 +169,13 @@ def offline_view(project: Project) -> Path:
         for p in project.root.iterdir()
         if p.name not in NOT_IN_OFFLINE_VIEW and not p.name.startswith(".")
     }
+    # Several processes may refresh the view at once (gates run side by side): whoever is first wins.
     for link in view.iterdir():
         if link.name not in wanted:
-            link.unlink()
+            link.unlink(missing_ok=True)
     for name in wanted:
         link = view / name
         if not link.is_symlink():
-            link.symlink_to(project.root / name)
+            with contextlib.suppress(FileExistsError):
+                link.symlink_to(project.root / name)
     return view

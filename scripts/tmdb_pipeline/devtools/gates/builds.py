@@ -7,10 +7,9 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import sys
 from pathlib import Path
 
-from tmdb_pipeline.devtools.gates.common import GateResult, relative, run, say, tmdb
+from tmdb_pipeline.devtools.gates.common import GateResult, pytest, relative, run, say, tmdb
 from tmdb_pipeline.devtools.gates.static import bouncer, last_error, manifest_nodes
 from tmdb_pipeline.warehouse import spark
 
@@ -44,7 +43,7 @@ def check_catalog_conventions(root: Path) -> GateResult:
 def run_pytest(root: Path) -> GateResult:
     """pytest on tests/python but the spark and dashboard gates' files; its output goes to the terminal."""
     ignored = [arg for test in (*DASHBOARD_TESTS, SPARK_TESTS) for arg in ("--ignore", test)]
-    code, _ = run([sys.executable, "-m", "pytest", "tests/python", *ignored], root, capture=False)
+    code, _ = run(pytest(root, "pytest", "tests/python", *ignored), root, capture=False)
     return GateResult(
         code == 0, [] if code == 0 else [f"tests/python: pytest failed (exit {code}); see above"]
     )
@@ -62,7 +61,7 @@ def check_spark(root: Path) -> GateResult:
     if unavailable:
         say(f"spark: cannot build on Spark here: {unavailable}")
     code, _ = run(
-        [sys.executable, "-m", "pytest", SPARK_TESTS],
+        pytest(root, "spark", SPARK_TESTS),
         root,
         capture=False,
         env={"TMDB_REQUIRE_SPARK": "1"},
@@ -116,7 +115,7 @@ def check_dashboard(root: Path) -> GateResult:
     if unavailable:
         say(f"dashboard: cannot run the dashboard tests here: {unavailable}")
         return GateResult(False, [f"{DASHBOARD_TESTS[1]}: {unavailable}"])
-    code, _ = run([sys.executable, "-m", "pytest", *DASHBOARD_TESTS], root, capture=False)
+    code, _ = run(pytest(root, "dashboard", *DASHBOARD_TESTS), root, capture=False)
     problems = [] if code == 0 else [f"{', '.join(DASHBOARD_TESTS)}: pytest failed (exit {code}); see above"]
     return GateResult(code == 0, problems)
 
@@ -127,6 +126,6 @@ def check_airflow(root: Path) -> GateResult:
     python = root / ".venv-airflow" / "bin" / "python"
     if not python.exists():
         return GateResult(False, [f"{python.parent.parent.name}/: missing; run `make airflow-venv`"])
-    code, _ = run([str(python), "-m", "pytest", "tests/airflow"], root, capture=False)
+    code, _ = run(pytest(root, "airflow", "tests/airflow", python=str(python)), root, capture=False)
     problems = [] if code == 0 else [f"tests/airflow: pytest failed (exit {code}); see above"]
     return GateResult(code == 0, problems)

@@ -6,9 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# Each gate's pytest run leaves a JUnit report here, for the slowest tests of the whole `make test`.
+TEST_REPORTS = Path("target") / "gate-tests"
 
 
 @dataclass
@@ -24,6 +28,27 @@ def say(message: str = "") -> None:
 def tmdb(*args: str) -> list[str]:
     """The pipeline's own command, run by this interpreter (the project's venv)."""
     return [sys.executable, "-m", "tmdb_pipeline", *args]
+
+
+def pytest(root: Path, report: str, *args: str, python: str = sys.executable) -> list[str]:
+    """pytest (of `python`'s venv) on `args`, writing its JUnit report as TEST_REPORTS/<report>.xml."""
+    return [python, "-m", "pytest", f"--junitxml={root / TEST_REPORTS / report}.xml", *args]
+
+
+def slowest_tests(root: Path, reports: Sequence[str], count: int = 5) -> list[tuple[float, str]]:
+    """The `count` slowest tests in the named JUnit reports (TEST_REPORTS/<name>.xml): (seconds,
+    file::test). A test's time counts its setup, so a fixture shared by several tests is charged to the
+    first test that asked for it."""
+    times: list[tuple[float, str]] = []
+    for name in reports:
+        try:
+            cases = ET.parse(root / TEST_REPORTS / f"{name}.xml").getroot().iter("testcase")
+        except (OSError, ET.ParseError):
+            continue  # no tests in that gate, or it was killed while writing: its own result says so
+        for case in cases:
+            where = (case.get("classname") or "").replace(".", "/")
+            times.append((float(case.get("time") or 0), f"{where}.py::{case.get('name')}"))
+    return sorted(times, reverse=True)[:count]
 
 
 def run(

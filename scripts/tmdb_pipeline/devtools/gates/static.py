@@ -21,9 +21,10 @@ LOCATED = re.compile(r"^[^\s:]+:\d+:\d+: ")
 PROPERTIES_CHECKS = ("description", "documented", "column", "contract", "access", "primary_key", "test")
 
 
-def lint_sql(root: Path) -> GateResult:
-    """sqlfluff on every model, test, analysis and snapshot: a line per violation (`file:line:col: CODE`)."""
-    targets = [d for d in SQL_DIRS if any((root / d).rglob("*.sql"))]
+def lint_sql(root: Path, folders: tuple[str, ...] = SQL_DIRS) -> GateResult:
+    """sqlfluff on every model, test, analysis and snapshot (or on `folders`): a line per violation
+    (`file:line:col: CODE`)."""
+    targets = [d for d in folders if any((root / d).rglob("*.sql"))]
     if not targets:
         return GateResult(False, ["models/: no SQL files found to lint"])
     command = [tool("sqlfluff"), "lint", *targets, "--format", "json", "--processes", "2"]
