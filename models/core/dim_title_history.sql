@@ -1,3 +1,7 @@
+{#- A view: the snapshot already stores every version; copying it into a table again on every build cost
+    1-3 s at full size for a rename. -#}
+{{ config(materialized='view') }}
+
 with snapshot as (
 
     select * from {{ ref('snap_title_attributes') }}

@@ -48,9 +48,10 @@ with source as (
 
 ranked as (
 
-    -- latest batch wins; within a batch the first source_file (in sort order) wins
+    -- latest batch wins; within a batch the first source_file (in sort order) wins. The documents ride
+    -- along the window: cheaper than ranking keys alone and joining the winners back to their documents.
     select
-        raw_record_key,
+        *,
         row_number() over (partition by tmdb_id order by batch_id desc, source_file asc) as recency_rank,
         count(*) over (partition by tmdb_id) as raw_record_count
     from source
@@ -72,21 +73,19 @@ ranked as (
 deduplicated as (
 
     select
-        source.raw_record_key,
-        source.batch_id,
-        source.source_file,
-        source.file_sha256,
-        source.tmdb_id,
-        source.doc,
+        ranked.raw_record_key,
+        ranked.batch_id,
+        ranked.source_file,
+        ranked.file_sha256,
+        ranked.tmdb_id,
+        ranked.doc,
         ranked.raw_record_count - 1
         {%- if is_incremental() %} + coalesce(previously_staged.superseded_record_count, 0){% endif %}
             as duplicates_removed
-    from source
-    inner join ranked
-        on source.raw_record_key = ranked.raw_record_key
+    from ranked
     {% if is_incremental() %}
         left join previously_staged
-            on source.tmdb_id = previously_staged.movie_id
+            on ranked.tmdb_id = previously_staged.movie_id
     {% endif %}
     where ranked.recency_rank = 1
 
