@@ -11,13 +11,14 @@ from tmdb_pipeline.devtools.bench.measuring import Step
 
 TARGETS = {
     # name: (description, limit, comparison)
-    "files_to_tested_marts_s": ("files -> tested marts (make_run wall time)", 180.0, "<="),
-    "stage_raw_vs_floor": ("stage + raw load / byte-read floor", 2.5, "<="),
-    "original_vs_ours": ("original loader / (stage + raw load), on the subset", 100.0, ">="),
+    "files_to_tested_marts_s": ("files -> tested marts, full size (make_run wall time, s)", 60.0, "<="),
+    "incremental_vs_full": ("1 % new + 0.5 % changed / full rebuild, every test run", 0.35, "<="),
+    "stage_vs_floor": ("staging alone / byte-read floor", 2.0, "<="),
+    "make_test_s": ("make test's eight gates from a fresh clone, installs included (s)", 600.0, "<="),
     "peak_rss_mb": ("peak RSS of the whole process tree, any step of ours (MiB)", 2048.0, "<="),
     "rerun_noop_s": ("re-run with nothing new (s)", 15.0, "<="),
-    "incremental_vs_full": ("1 % new + 0.5 % changed / full rebuild", 0.10, "<="),
     "incremental_identical": ("incremental result identical to a full rebuild", True, "=="),
+    "original_vs_ours": ("original loader / (stage + raw load), on the subset", 100.0, ">="),
 }
 
 
@@ -37,6 +38,7 @@ def ratios(steps: list[Step]) -> dict[str, float | None]:
         return a + b if a is not None and b is not None else None
 
     return {
+        "stage_vs_floor": div(wall("stage"), wall("floor")),
         "stage_raw_vs_floor": div(plus(wall("stage"), wall("raw_load")), wall("floor")),
         "original_vs_ours": div(wall("original"), plus(wall("subset_stage"), wall("subset_raw"))),
         "incremental_vs_full": div(wall("incremental"), wall("full_rebuild")),
@@ -48,12 +50,15 @@ def ratios(steps: list[Step]) -> dict[str, float | None]:
 def evaluate_targets(
     steps: list[Step], ratio: dict[str, float | None], identical: bool | None
 ) -> dict[str, Any]:
-    ours = [s.peak_rss_mb for s in steps if s.name not in ("floor", "original")]
+    # make test's memory is the gates' (Spark's JVM among them), not the pipeline's
+    ours = [s.peak_rss_mb for s in steps if s.name not in ("floor", "original", "make_test")]
     make_run = _step(steps, "make_run")
     noop = _step(steps, "rerun_noop")
+    make_test = _step(steps, "make_test")
     values: dict[str, Any] = {
         "files_to_tested_marts_s": make_run.wall_s if make_run and make_run.ok else None,
-        "stage_raw_vs_floor": ratio["stage_raw_vs_floor"],
+        "stage_vs_floor": ratio["stage_vs_floor"],
+        "make_test_s": make_test.wall_s if make_test and make_test.ok else None,
         "original_vs_ours": ratio["original_vs_ours"],
         "peak_rss_mb": max(ours) if ours else None,
         "rerun_noop_s": noop.wall_s if noop and noop.ok else None,
