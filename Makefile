@@ -31,7 +31,8 @@ TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped
 AIRFLOW_VENV ?= .venv-airflow
 
 .PHONY: help venv venv-dev venv-spark venv-bench venv-dashboard lock run stage build test test-spark lint docs \
-	dashboard screenshots hooks bench clean airflow-venv airflow airflow-test test-airflow airflow-lock
+	dashboard screenshots hooks bench clean airflow-venv airflow airflow-test test-airflow airflow-lock \
+	containers-venv test-containers containers-lock
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -127,6 +128,27 @@ airflow-lock: ## Recompile orchestration/airflow/requirements.lock from requirem
 	@test -x $(AIRFLOW_VENV)-lock/bin/uv || ($(PYTHON) -m venv $(AIRFLOW_VENV)-lock && $(AIRFLOW_VENV)-lock/bin/pip install --quiet uv==0.13.8)
 	$(AIRFLOW_VENV)-lock/bin/uv pip compile orchestration/airflow/requirements.in --generate-hashes \
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o $(AIRFLOW_LOCK)
+
+# --- Containers: the image (Dockerfile) and compose.yaml (docs/containers.md) --------------------------------
+# The containers gate is not part of `make test` (it builds an image); .ci/run runs it after `make test`.
+# compose.yaml runs with podman-compose here (no Docker Engine), from a venv of its own and a hashed lock.
+CONTAINERS_VENV ?= .venv-containers
+CONTAINERS_LOCK := tests/containers/requirements.lock
+
+$(CONTAINERS_VENV)/.requirements-installed: $(CONTAINERS_LOCK) requirements/pip.txt
+	@test -x $(CONTAINERS_VENV)/bin/python || $(PYTHON) -m venv $(CONTAINERS_VENV)
+	$(CONTAINERS_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/pip.txt
+	$(CONTAINERS_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(CONTAINERS_LOCK)
+	@touch $@
+
+containers-venv: $(CONTAINERS_VENV)/.requirements-installed ## Create .venv-containers (podman-compose, pinned with hashes)
+
+test-containers: venv $(BIN)/.installed-dev containers-venv ## The containers gate: build the image, run the pipeline and dashboard in it, scan it
+	$(TMDB) test --only containers
+
+containers-lock: venv $(BIN)/.installed-dev ## Recompile tests/containers/requirements.lock from requirements.in (needs PyPI)
+	UV_SYSTEM_CERTS=1 $(BIN)/uv pip compile tests/containers/requirements.in --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o $(CONTAINERS_LOCK)
 
 clean: ## Remove build output and the data folders (landing zones, warehouses)
 	rm -rf target logs dbt_packages .dbt_offline data

@@ -277,12 +277,13 @@ def test_gates_are_chosen_by_only_and_skip() -> None:
     def names(only: str | None, skip: str | None = None) -> list[str]:
         return [gate.name for gate in gates._selected(only, skip)]
 
-    everything = [gate.name for gate in gates.GATES]
+    everything = [gate.name for gate in gates.GATES if gate.in_make_test]
     assert everything[-1] == "spark", "the slowest gate runs last"
     assert names(None) == everything
     assert names("static") == ["sqlfluff", "ruff", "conventions", "workflows"]
     assert names(None, "spark") == everything[:-1]  # CI's checks job: spark runs as a job of its own
     assert names("spark") == ["spark"]
+    assert "containers" not in everything and names("containers") == ["containers"]  # make test-containers
     assert names("static,pytest", "ruff") == ["sqlfluff", "conventions", "workflows", "pytest"]
     with pytest.raises(UserError, match="unknown gate sparks"):
         gates._selected(None, "sparks")
@@ -343,3 +344,23 @@ def test_dashboard_gate_fails_rather_than_skips_naming_what_to_install(
     monkeypatch.setattr(builds, "run", lambda *args, **kwargs: pytest.fail("ran the tests without a browser"))
     result = builds.check_dashboard(REPO_ROOT)
     assert not result.ok and "apt-get install -y chromium" in result.problems[0]
+
+
+@pytest.mark.parametrize("missing", ["podman", "runc", "debootstrap"])
+def test_containers_gate_fails_rather_than_skips_naming_the_package(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.setenv("TMDB_CONTAINER_ENGINE", "podman")
+    monkeypatch.delenv("TMDB_CONTAINER_BASE", raising=False)
+    monkeypatch.setattr(
+        builds.containers, "_which", lambda tool: None if tool == missing else f"/usr/bin/{tool}"
+    )
+    monkeypatch.setattr(builds, "run", lambda *args, **kwargs: pytest.fail("ran the tests without podman"))
+    result = builds.check_containers(REPO_ROOT)
+    assert not result.ok
+    assert result.problems == [
+        f"{builds.CONTAINERS_TESTS}: {missing} not found: install it (apt-get install -y "
+        f"{'podman runc' if missing == 'podman' else missing} (Debian))"
+    ]
+    with pytest.raises(UserError, match=f"{missing} not found"):
+        builds.containers.engine()
