@@ -136,7 +136,13 @@ def engine() -> Engine:
         raise UserError("; ".join(missing))
     name = engine_name()
     if name == "docker":
-        return Engine("docker")
+        docker = Engine("docker")
+        if docker.run("info", check=False).returncode != 0:  # the client alone answers --version
+            raise UserError(
+                "docker is installed but no Docker Engine answers (`docker info` fails): start it, or use "
+                "podman (TMDB_CONTAINER_ENGINE=podman, the default)."
+            )
+        return docker
     conf = cache_dir() / "containers.conf"
     if not conf.is_file() or conf.read_text() != PODMAN_CONF:
         conf.parent.mkdir(parents=True, exist_ok=True)

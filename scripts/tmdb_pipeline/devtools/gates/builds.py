@@ -140,12 +140,10 @@ def check_airflow(root: Path) -> GateResult:
 def containers_unavailable(root: Path) -> list[str]:
     """What the containers gate lacks here, one line each naming what to install (none: it can run)."""
     try:
-        missing = containers.missing_tools()
-        if not missing:
-            containers.compose_command(containers.Engine(containers.engine_name()), root)
+        containers.compose_command(containers.engine(), root)
     except UserError as error:
-        return [str(error)]
-    return missing
+        return str(error).split("; ")
+    return []
 
 
 def check_containers(root: Path) -> GateResult:
