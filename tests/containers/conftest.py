@@ -98,7 +98,9 @@ def build_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def image(engine: containers.Engine, build_context: Path) -> str:
     """The default image, built as a user would (credentials in the shell and in the folder)."""
+    started = time.monotonic()
     base = containers.base_image(engine, announce=lambda line: print(line, flush=True))
+    record_timing("base image (s)", time.monotonic() - started)
     log = REPO_ROOT / "target" / "containers-build.log"
     os.environ.update(KAGGLE_USERNAME=FAKE_KAGGLE_USER, KAGGLE_KEY=FAKE_KAGGLE_KEY)
     try:
