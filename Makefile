@@ -22,13 +22,14 @@ SKIP_GATES ?=
 BENCH_ARGS ?=
 comma := ,
 skipped = $(filter $(1),$(subst $(comma), ,$(SKIP_GATES)))
+# Airflow lives in a venv of its own (Airflow and dbt do not share one), see the Airflow section at the end.
+# Defined before TEST_EXTRAS, which expands it at once.
+AIRFLOW_VENV ?= .venv-airflow
 # The extras a target needs on top of the base install: Spark for TARGET=spark and for the spark gate.
 TARGET_EXTRAS := $(if $(filter spark,$(TARGET)),$(BIN)/.installed-spark)
 TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark) \
 	$(if $(call skipped,dashboard),,$(BIN)/.installed-dashboard) \
 	$(if $(call skipped,airflow),,$(AIRFLOW_VENV)/.requirements-installed)
-# Airflow lives in a venv of its own (Airflow and dbt do not share one), see the Airflow section at the end.
-AIRFLOW_VENV ?= .venv-airflow
 
 .PHONY: help venv venv-dev venv-spark venv-bench venv-dashboard lock run stage build test test-spark lint docs \
 	dashboard screenshots hooks bench clean airflow-venv airflow airflow-test test-airflow airflow-lock \
