@@ -22,14 +22,17 @@ SKIP_GATES ?=
 BENCH_ARGS ?=
 comma := ,
 skipped = $(filter $(1),$(subst $(comma), ,$(SKIP_GATES)))
-# Airflow lives in a venv of its own (Airflow and dbt do not share one), see the Airflow section at the end.
-# Defined before TEST_EXTRAS, which expands it at once.
+# Airflow lives in a venv of its own (Airflow and dbt do not share one), see the Airflow section at the end;
+# so does podman-compose, for the containers gate (the Containers section). Defined before TEST_EXTRAS,
+# which expands them at once.
 AIRFLOW_VENV ?= .venv-airflow
+CONTAINERS_VENV ?= .venv-containers
 # The extras a target needs on top of the base install: Spark for TARGET=spark and for the spark gate.
 TARGET_EXTRAS := $(if $(filter spark,$(TARGET)),$(BIN)/.installed-spark)
 TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark) \
 	$(if $(call skipped,dashboard),,$(BIN)/.installed-dashboard) \
-	$(if $(call skipped,airflow),,$(AIRFLOW_VENV)/.requirements-installed)
+	$(if $(call skipped,airflow),,$(AIRFLOW_VENV)/.requirements-installed) \
+	$(if $(call skipped,containers),,$(CONTAINERS_VENV)/.requirements-installed)
 
 .PHONY: help venv venv-dev venv-spark venv-bench venv-dashboard lock run stage build test test-spark lint docs \
 	dashboard screenshots hooks bench clean airflow-venv airflow airflow-test test-airflow airflow-lock \
@@ -75,7 +78,7 @@ stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it in
 build: venv $(TARGET_EXTRAS) ## dbt build (every model, snapshot, seed, test) on what was staged last
 	$(TMDB) build --target "$(TARGET)"
 
-test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, airflow, spark (SKIP_GATES=...)
+test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, airflow, containers, spark (SKIP_GATES=...)
 	$(TMDB) test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)")
 
 test-spark: venv $(BIN)/.installed-dev $(BIN)/.installed-spark ## The spark gate alone: the models built on DuckDB and Spark, compared
@@ -131,9 +134,7 @@ airflow-lock: ## Recompile orchestration/airflow/requirements.lock from requirem
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o $(AIRFLOW_LOCK)
 
 # --- Containers: the image (Dockerfile) and compose.yaml (docs/containers.md) --------------------------------
-# The containers gate is not part of `make test` (it builds an image); .ci/run runs it after `make test`.
 # compose.yaml runs with podman-compose here (no Docker Engine), from a venv of its own and a hashed lock.
-CONTAINERS_VENV ?= .venv-containers
 CONTAINERS_LOCK := tests/containers/requirements.lock
 
 $(CONTAINERS_VENV)/.requirements-installed: $(CONTAINERS_LOCK) requirements/pip.txt
@@ -144,7 +145,7 @@ $(CONTAINERS_VENV)/.requirements-installed: $(CONTAINERS_LOCK) requirements/pip.
 
 containers-venv: $(CONTAINERS_VENV)/.requirements-installed ## Create .venv-containers (podman-compose, pinned with hashes)
 
-test-containers: venv $(BIN)/.installed-dev containers-venv ## The containers gate: build the image, run the pipeline and dashboard in it, scan it
+test-containers: venv $(BIN)/.installed-dev containers-venv ## The containers gate alone: build the image, run the pipeline and dashboard in it, scan it
 	$(TMDB) test --only containers
 
 containers-lock: venv $(BIN)/.installed-dev ## Recompile tests/containers/requirements.lock from requirements.in (needs PyPI)

@@ -1,7 +1,7 @@
 """The gates that build: pytest, the dbt build of the built-in sample, the catalog conventions of what it
 built, the dashboard (AppTest and headless Chromium on the published sample), airflow (the DAG in the Airflow
-venv), the spark gate (the same models on Spark, compared with DuckDB) and, outside `make test`, the
-containers gate (the image and compose.yaml)."""
+venv), the containers gate (the image and compose.yaml) and the spark gate (the same models on Spark,
+compared with DuckDB)."""
 
 from __future__ import annotations
 
@@ -151,9 +151,9 @@ def check_containers(root: Path) -> GateResult:
     reached), `tmdb run` in it through compose compared with the host's, the dashboard's health check, the
     image scanned for the test's fake credentials (tmdb_pipeline.devtools.containers; docs/containers.md).
 
-    Not a gate of `make test` (it builds an image: minutes); `make test-containers` runs it. It fails rather
-    than skips where podman, runc or debootstrap (or docker, with TMDB_CONTAINER_ENGINE=docker) is missing,
-    naming the package to install.
+    About a minute with the base and the build's layers cached, 3-4 without them (docs/containers.md). It
+    fails rather than skips where podman, runc or debootstrap (or a Docker Engine, with
+    TMDB_CONTAINER_ENGINE=docker) is missing, naming what to install.
     """
     missing = containers_unavailable(root)
     if missing:
