@@ -87,8 +87,9 @@ ENV PATH=/opt/venv/bin:${PATH} \
     STREAMLIT_BROWSER_GATHER_USAGE_STATS=false
 COPY --from=project /app/ /app/
 # Where dbt's packages cannot be had, dbt runs on a view of the project without packages.yml (links,
-# written by the user at run time); everything else under /app stays root's.
-RUN mkdir /app/.dbt_offline && chown tmdb:tmdb /app/.dbt_offline
+# written by the user at run time), and DBT_PACKAGES_MIRROR copies them into dbt_packages/: the user
+# writes those two; everything else under /app stays root's.
+RUN mkdir /app/.dbt_offline /app/dbt_packages && chown tmdb:tmdb /app/.dbt_offline /app/dbt_packages
 WORKDIR /app
 
 # ---- spark: the default image plus Java 17 and the spark extra (`tmdb run --target spark`) ----------------

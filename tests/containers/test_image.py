@@ -23,17 +23,17 @@ def test_runs_as_a_non_root_user(engine: containers.Engine, image: str) -> None:
 
 
 def test_the_project_is_read_only_and_data_goes_to_data(engine: containers.Engine, image: str) -> None:
-    """The dbt project at /app belongs to root; the user writes /data only (and the offline dbt view)."""
-    script = (
-        "import os; print(json.dumps({p: os.access(p, os.W_OK) for p in "
-        "('/app', '/app/models', '/app/dbt_project.yml', '/app/.dbt_offline', '/data')}))"
-    )
+    """The dbt project at /app belongs to root; the user writes /data, and at /app only the offline dbt view
+    and dbt_packages/ (DBT_PACKAGES_MIRROR)."""
+    paths = ("/app", "/app/models", "/app/dbt_project.yml", "/app/.dbt_offline", "/app/dbt_packages", "/data")
+    script = f"import os; print(json.dumps({{p: os.access(p, os.W_OK) for p in {paths!r}}}))"
     writable = json.loads(engine.run("run", "--rm", image, "python3", "-c", f"import json; {script}").stdout)
     assert writable == {
         "/app": False,
         "/app/models": False,
         "/app/dbt_project.yml": False,
         "/app/.dbt_offline": True,
+        "/app/dbt_packages": True,
         "/data": True,
     }
 
