@@ -22,16 +22,21 @@ SKIP_GATES ?=
 BENCH_ARGS ?=
 comma := ,
 skipped = $(filter $(1),$(subst $(comma), ,$(SKIP_GATES)))
+# Airflow lives in a venv of its own (Airflow and dbt do not share one), see the Airflow section at the end;
+# so does podman-compose, for the containers gate (the Containers section). Defined before TEST_EXTRAS,
+# which expands them at once.
+AIRFLOW_VENV ?= .venv-airflow
+CONTAINERS_VENV ?= .venv-containers
 # The extras a target needs on top of the base install: Spark for TARGET=spark and for the spark gate.
 TARGET_EXTRAS := $(if $(filter spark,$(TARGET)),$(BIN)/.installed-spark)
 TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark) \
 	$(if $(call skipped,dashboard),,$(BIN)/.installed-dashboard) \
-	$(if $(call skipped,airflow),,$(AIRFLOW_VENV)/.requirements-installed)
-# Airflow lives in a venv of its own (Airflow and dbt do not share one), see the Airflow section at the end.
-AIRFLOW_VENV ?= .venv-airflow
+	$(if $(call skipped,airflow),,$(AIRFLOW_VENV)/.requirements-installed) \
+	$(if $(call skipped,containers),,$(CONTAINERS_VENV)/.requirements-installed)
 
 .PHONY: help venv venv-dev venv-spark venv-bench venv-dashboard lock run stage build test test-spark lint docs \
-	dashboard screenshots hooks bench clean airflow-venv airflow airflow-test test-airflow airflow-lock
+	dashboard screenshots hooks bench clean airflow-venv airflow airflow-test test-airflow airflow-lock \
+	containers-venv test-containers containers-lock
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -73,7 +78,7 @@ stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it in
 build: venv $(TARGET_EXTRAS) ## dbt build (every model, snapshot, seed, test) on what was staged last
 	$(TMDB) build --target "$(TARGET)"
 
-test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, airflow, spark (SKIP_GATES=...)
+test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, airflow, containers, spark (SKIP_GATES=...)
 	$(TMDB) test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)")
 
 test-spark: venv $(BIN)/.installed-dev $(BIN)/.installed-spark ## The spark gate alone: the models built on DuckDB and Spark, compared
@@ -127,6 +132,25 @@ airflow-lock: ## Recompile orchestration/airflow/requirements.lock from requirem
 	@test -x $(AIRFLOW_VENV)-lock/bin/uv || ($(PYTHON) -m venv $(AIRFLOW_VENV)-lock && $(AIRFLOW_VENV)-lock/bin/pip install --quiet uv==0.13.8)
 	$(AIRFLOW_VENV)-lock/bin/uv pip compile orchestration/airflow/requirements.in --generate-hashes \
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o $(AIRFLOW_LOCK)
+
+# --- Containers: the image (Dockerfile) and compose.yaml (docs/containers.md) --------------------------------
+# compose.yaml runs with podman-compose here (no Docker Engine), from a venv of its own and a hashed lock.
+CONTAINERS_LOCK := tests/containers/requirements.lock
+
+$(CONTAINERS_VENV)/.requirements-installed: $(CONTAINERS_LOCK) requirements/pip.txt
+	@test -x $(CONTAINERS_VENV)/bin/python || $(PYTHON) -m venv $(CONTAINERS_VENV)
+	$(CONTAINERS_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements/pip.txt
+	$(CONTAINERS_VENV)/bin/python -m pip install --quiet --require-hashes --no-deps -r $(CONTAINERS_LOCK)
+	@touch $@
+
+containers-venv: $(CONTAINERS_VENV)/.requirements-installed ## Create .venv-containers (podman-compose, pinned with hashes)
+
+test-containers: venv $(BIN)/.installed-dev containers-venv ## The containers gate alone: build the image, run the pipeline and dashboard in it, scan it
+	$(TMDB) test --only containers
+
+containers-lock: venv $(BIN)/.installed-dev ## Recompile tests/containers/requirements.lock from requirements.in (needs PyPI)
+	UV_SYSTEM_CERTS=1 $(BIN)/uv pip compile tests/containers/requirements.in --generate-hashes \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o $(CONTAINERS_LOCK)
 
 clean: ## Remove build output and the data folders (landing zones, warehouses)
 	rm -rf target logs dbt_packages .dbt_offline data

@@ -67,8 +67,9 @@ def airflow_env_for(base: dict[str, str], port: int | None = None) -> dict[str, 
     if not env.get("PATH", "").startswith(f"{AIRFLOW_BIN}{os.pathsep}"):
         env["PATH"] = f"{AIRFLOW_BIN}{os.pathsep}{env.get('PATH', '')}"
     if port is not None:
-        # the UI / REST API and the task execution API on one local port
-        env["AIRFLOW__API__HOST"] = "127.0.0.1"
+        # the UI / REST API and the task execution API on one local port; a container listens on every
+        # address of its own (TMDB_AIRFLOW_HOST=0.0.0.0) and publishes the port on the host's localhost
+        env["AIRFLOW__API__HOST"] = base.get("TMDB_AIRFLOW_HOST", "127.0.0.1")
         env["AIRFLOW__API__PORT"] = str(port)
         env["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{port}"
         env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"

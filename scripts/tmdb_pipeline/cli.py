@@ -256,7 +256,9 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     if publish_dir is None:
         current = DataRoot.from_env().current()
         publish_dir = current.publish_dir if current else DataRoot.from_env().current_link / "publish"
-    return dashboard.serve(args.port, publish_dir.resolve() if publish_dir.exists() else publish_dir)
+    return dashboard.serve(
+        args.port, publish_dir.resolve() if publish_dir.exists() else publish_dir, host=args.host
+    )
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -385,6 +387,11 @@ def parser() -> argparse.ArgumentParser:
 
     dashboard = add("dashboard", "serve the dashboard of the published marts on 127.0.0.1", cmd_dashboard)
     dashboard.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    dashboard.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: localhost only; a container listens on 0.0.0.0)",
+    )
     dashboard.add_argument(
         "--publish-dir", type=Path, help="a publish folder (holding latest) or one version (default: current)"
     )

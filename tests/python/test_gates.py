@@ -286,6 +286,7 @@ def test_gates_are_chosen_by_only_and_skip() -> None:
     assert names("static") == ["sqlfluff", "ruff", "conventions", "workflows"]
     assert names(None, "spark") == everything[:-1]  # CI's checks job: spark runs as a job of its own
     assert names("spark") == ["spark"]
+    assert names("containers") == ["containers"]  # make test-containers; CI's GitHub job with Docker
     assert names("static,pytest", "ruff") == ["sqlfluff", "conventions", "workflows", "pytest"]
     with pytest.raises(UserError, match="unknown gate sparks"):
         gates._selected(None, "sparks")
@@ -387,3 +388,23 @@ def test_a_gate_run_beside_the_others_reports_its_output_and_result(
     assert re.search(r"^PASS  ruff .* s$", out, re.MULTILINE)
     assert re.search(r"^FAIL  workflows .* s \(beside the others\)$", out, re.MULTILINE)
     assert out.rstrip().splitlines()[-1] == "gates: 1 passed, 1 failed"
+
+
+@pytest.mark.parametrize("missing", ["podman", "runc", "debootstrap"])
+def test_containers_gate_fails_rather_than_skips_naming_the_package(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.setenv("TMDB_CONTAINER_ENGINE", "podman")
+    monkeypatch.delenv("TMDB_CONTAINER_BASE", raising=False)
+    monkeypatch.setattr(
+        builds.containers, "_which", lambda tool: None if tool == missing else f"/usr/bin/{tool}"
+    )
+    monkeypatch.setattr(builds, "run", lambda *args, **kwargs: pytest.fail("ran the tests without podman"))
+    result = builds.check_containers(REPO_ROOT)
+    assert not result.ok
+    assert result.problems == [
+        f"{builds.CONTAINERS_TESTS}: {missing} not found: install it (apt-get install -y "
+        f"{'podman runc' if missing == 'podman' else missing} (Debian))"
+    ]
+    with pytest.raises(UserError, match=f"{missing} not found"):
+        builds.containers.engine()

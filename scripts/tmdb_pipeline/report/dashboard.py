@@ -1,7 +1,8 @@
 """`tmdb dashboard` (`make dashboard`): serve the dashboard (dashboard/app.py) on 127.0.0.1.
 
 Runs `streamlit run dashboard/app.py` with the settings the dashboard needs whatever the user's own
-Streamlit configuration says: localhost only, headless, no usage statistics, no file watcher. The app
+Streamlit configuration says: localhost only (`--host` says otherwise: a container listens on 0.0.0.0 and
+its port is published on the host's localhost), headless, no usage statistics, no file watcher. The app
 reads the published marts (the current data folder's `publish/latest` unless --publish-dir says
 otherwise); with nothing published yet it still starts and says to run `make run` first.
 """
@@ -73,19 +74,19 @@ def port_is_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def serve(port: int, publish_dir: Path) -> NoReturn:
+def serve(port: int, publish_dir: Path, host: str = HOST) -> NoReturn:
     """Replace this process with the Streamlit server (so that Ctrl-C or a kill of its PID stops it)."""
     missing = missing_requirements()
     if missing:
         raise UserError(
             f"The dashboard needs {', '.join(missing)} (its extra is not installed): run `{INSTALL_HINT}`."
         )
-    if not port_is_free(port):
+    if not port_is_free(port, host):
         raise UserError(
-            f"Port {port} on {HOST} is in use (another dashboard or server?). Choose another: "
-            f"`make dashboard DASHBOARD_PORT={port + 1}`."
+            f"Port {port} on {host} is in use (another dashboard or server?), or {host} is no address of "
+            f"this machine. Choose another: `make dashboard DASHBOARD_PORT={port + 1}`."
         )
-    print(f"Dashboard on http://{HOST}:{port}  (reading {publish_dir}; Ctrl-C stops it)", flush=True)
+    print(f"Dashboard on http://{host}:{port}  (reading {publish_dir}; Ctrl-C stops it)", flush=True)
     os.chdir(app().parent)  # Streamlit reads .streamlit/config.toml from the working directory
-    command = streamlit_command(port, publish_dir)
+    command = streamlit_command(port, publish_dir, host)
     os.execve(command[0], command, server_env())

@@ -4,9 +4,10 @@ Gates, in order: sqlfluff, ruff, conventions (dbt-bouncer + dbt-score on the par
 (check-jsonschema + zizmor), pytest, the dbt build of the built-in sample with every test, on the
 warehouse that build made the catalog conventions (every column the warehouse has is documented), the
 dashboard (AppTest and headless Chromium on the published sample), airflow (tests/airflow: the Airflow
-DAG run end to end, with the Airflow venv), and spark (the same models built on Spark and compared with
-DuckDB; it fails where Spark cannot run). The spark gate starts first, in a process of its own, and runs
-beside the others (see Beside); the summary lists every gate's time and the five slowest tests.
+DAG run end to end, with the Airflow venv), containers (tests/containers: the image built and run through
+compose.yaml), and spark (the same models built on Spark and compared with DuckDB; it fails where Spark
+cannot run). The spark gate starts first, in a process of its own, and runs beside the others (see
+Beside); the summary lists every gate's time and the five slowest tests.
 `--only static` runs the first four; `--only <gate>[,<gate>]` runs the named ones; `--skip <gate>[,...]`
 leaves gates out (CI runs the spark gate as a job of its own). Every failure names the file at fault.
 Exit status: 0 when every gate passed, 1 otherwise.
@@ -28,6 +29,7 @@ from tmdb_pipeline.devtools.gates.builds import (
     build_sample,
     check_airflow,
     check_catalog_conventions,
+    check_containers,
     check_dashboard,
     check_spark,
     run_pytest,
@@ -59,6 +61,7 @@ GATES = (
     Gate("catalog conventions", check_catalog_conventions, False),
     Gate("dashboard", check_dashboard, False),
     Gate("airflow", check_airflow, False),
+    Gate("containers", check_containers, False),
     Gate("spark", check_spark, False, beside=True),
 )
 

@@ -1,6 +1,7 @@
 """The gates that build: pytest, the dbt build of the built-in sample, the catalog conventions of what it
 built, the dashboard (AppTest and headless Chromium on the published sample), airflow (the DAG in the Airflow
-venv) and the spark gate (the same models on Spark, compared with DuckDB)."""
+venv), the containers gate (the image and compose.yaml) and the spark gate (the same models on Spark,
+compared with DuckDB)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import os
 import shutil
 from pathlib import Path
 
+from tmdb_pipeline.devtools import containers
 from tmdb_pipeline.devtools.gates.common import GateResult, pytest, relative, run, say, tmdb
 from tmdb_pipeline.devtools.gates.static import bouncer, last_error, manifest_nodes
+from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.warehouse import spark
 
 # The spark gate's tests: the `pytest` gate leaves them out, so they run once.
@@ -18,6 +21,8 @@ SPARK_TESTS = "tests/python/test_spark_parity.py"
 # The dashboard gate's tests (AppTest and headless Chromium): the `pytest` gate leaves them out too.
 DASHBOARD_TESTS = ("tests/python/test_dashboard_app.py", "tests/python/test_dashboard_browser.py")
 DOCS_DIR = Path("target") / "docs"
+# The containers gate's tests: outside tests/python, so the pytest gate never builds an image.
+CONTAINERS_TESTS = "tests/containers"
 
 
 def check_catalog_conventions(root: Path) -> GateResult:
@@ -128,4 +133,32 @@ def check_airflow(root: Path) -> GateResult:
         return GateResult(False, [f"{python.parent.parent.name}/: missing; run `make airflow-venv`"])
     code, _ = run(pytest(root, "airflow", "tests/airflow", python=str(python)), root, capture=False)
     problems = [] if code == 0 else [f"tests/airflow: pytest failed (exit {code}); see above"]
+    return GateResult(code == 0, problems)
+
+
+def containers_unavailable(root: Path) -> list[str]:
+    """What the containers gate lacks here, one line each naming what to install (none: it can run)."""
+    try:
+        containers.compose_command(containers.engine(), root)
+    except UserError as error:
+        return str(error).split("; ")
+    return []
+
+
+def check_containers(root: Path) -> GateResult:
+    """tests/containers: the image built (on a Debian base made by debootstrap where no registry can be
+    reached), `tmdb run` in it through compose compared with the host's, the dashboard's health check, the
+    image scanned for the test's fake credentials (tmdb_pipeline.devtools.containers; docs/containers.md).
+
+    About a minute with the base and the build's layers cached, 3-4 without them (docs/containers.md). It
+    fails rather than skips where podman, runc or debootstrap (or a Docker Engine, with
+    TMDB_CONTAINER_ENGINE=docker) is missing, naming what to install.
+    """
+    missing = containers_unavailable(root)
+    if missing:
+        for line in missing:
+            say(f"containers: {line}")
+        return GateResult(False, [f"{CONTAINERS_TESTS}: {line}" for line in missing])
+    code, _ = run(pytest(root, "containers", CONTAINERS_TESTS), root, capture=False)
+    problems = [] if code == 0 else [f"{CONTAINERS_TESTS}: pytest failed (exit {code}); see above"]
     return GateResult(code == 0, problems)
