@@ -78,9 +78,15 @@ def _note_skipped_tests(outcome: BuildOutcome, summary: RunSummary) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     summary = RunSummary(started=time.monotonic())
     data_root = DataRoot.from_env()
+    from tmdb_pipeline.stage import manifests
+
     with data_root.run_lock():
         workspace = _stage(args, data_root, summary)
-        code = _build(workspace, args.target, summary, economical=not args.rebuild)
+        indexing = manifests.index_in_background(workspace.landing)
+        try:
+            code = _build(workspace, args.target, summary, economical=not args.rebuild)
+        finally:
+            indexing.join()
     print_summary(summary)
     return code
 

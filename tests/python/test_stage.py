@@ -168,6 +168,21 @@ def test_the_manifest_index_is_used_only_while_every_manifest_is_as_it_was(
     assert again.batch_id is None and again.unchanged["movies"] == 5, said
 
 
+def test_the_index_brought_up_to_date_after_a_batch_is_the_next_runs_start(
+    make_dataset, tmp_path: Path
+) -> None:
+    dataset = make_dataset(movies={f"movie_{i}.json": movie(i) for i in range(1, 6)})
+    landing = tmp_path / "landing"
+    run_stage(dataset, landing)
+    batches = existing_batches(landing)
+    identity = manifests._manifests_identity(landing, batches)
+    assert manifests._read_index(landing, identity) is None  # made before batch b000001 existed
+    manifests.index_in_background(landing).join()  # what `tmdb run` does while dbt builds
+    indexed = manifests._read_index(landing, identity)
+    assert indexed is not None and sorted(indexed) == [f"movies/movies/movie_{i}.json" for i in range(1, 6)]
+    assert run_stage(dataset, landing)[0].unchanged["movies"] == 5
+
+
 def test_new_and_changed_files_go_into_a_new_batch_alone(make_dataset, tmp_path: Path) -> None:
     dataset = make_dataset(movies={f"movie_{i}.json": movie(i) for i in range(1, 6)})
     landing = tmp_path / "landing"

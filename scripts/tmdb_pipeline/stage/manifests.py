@@ -9,16 +9,19 @@ every manifest is as it was; files whose mtime changed but whose bytes did not a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import marshal
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
+from tmdb_pipeline.landing_zone import existing_batches
 from tmdb_pipeline.stage.validate import REASONS
 
 # Files whose mtime changed but whose bytes did not (found by checksum): their new size and mtime, so the
@@ -101,6 +104,21 @@ def _latest_entries(
     if all_read:  # a manifest with problems is read (and warned about) every time
         _write_index(landing_dir, identity, latest)
     return latest
+
+
+def index_in_background(landing_dir: Path) -> threading.Thread:
+    """Bring the index up to date with the batch just written, in a thread, while the caller goes on (`tmdb
+    run` builds with dbt, a process of its own): the next staging run then starts from the index instead of
+    re-reading every manifest (~2 s at full size). Warnings are left to that run, which reads the same files.
+    """
+
+    def refresh() -> None:
+        with contextlib.suppress(OSError):
+            latest_entries(landing_dir, existing_batches(landing_dir), lambda _: None)
+
+    thread = threading.Thread(target=refresh, name="manifest-index")
+    thread.start()
+    return thread
 
 
 def _manifests_identity(landing_dir: Path, batches: list[str]) -> list[tuple[str, int, int, int]]:

@@ -241,8 +241,9 @@ def run(ctx: Context) -> tuple[bool, dict[str, Any]]:
                                   check=False))  # fmt: skip
             step.note = step.note or f"{new:,} new + {changed:,} changed files, {total + new:,} in all"
             if wanted("full_rebuild"):
-                kept = runs / "incremental.duckdb"
-                kept.unlink(missing_ok=True)
+                # kept under its own name in a folder of its own: dbt's views name the warehouse's catalog,
+                # which DuckDB takes from the file name
+                kept = _fresh(runs / "incremental") / warehouse.name
                 warehouse.rename(kept)
                 env = fresh_data()
                 record(measure("full_rebuild", command, files=total + new, log_dir=ctx.log_dir, env=env,
