@@ -51,7 +51,7 @@ venv-bench: $(BIN)/.installed-bench ## Add the benchmark's pandas and psutil
 lock: $(BIN)/.installed-dev ## Re-resolve every dependency (uv.lock) and export requirements/*.txt from it
 	UV_SYSTEM_CERTS=1 $(BIN)/uv lock
 	UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --only-group pip --no-header --no-annotate -o requirements/pip.txt
-	for set in base dev spark bench; do \
+	for set in base dev spark spark-thrift browser bench; do \
 	  UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --no-dev --group build \
 	    $$([ $$set = base ] || echo --extra $$set) --no-header --no-annotate -o requirements/$$set.txt || exit 1; \
 	done
