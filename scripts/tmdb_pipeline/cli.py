@@ -207,6 +207,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spark_cluster(args: argparse.Namespace) -> int:
+    from tmdb_pipeline.warehouse.spark_cluster import command
+
+    return command(args.action, args.components, kill=args.kill, announce=_say)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from tmdb_pipeline.devtools import gates
 
@@ -307,6 +313,21 @@ def parser() -> argparse.ArgumentParser:
     docs.add_argument("--docs-dir", type=Path, help="where the site is written (default target/docs)")
     docs.add_argument("--no-generate", action="store_true", help="serve the site already in --docs-dir")
     docs.add_argument("--no-serve", action="store_true", help="generate the site, then exit")
+
+    cluster = add(
+        "spark-cluster",
+        "start, stop or show the local Spark cluster the spark-thrift target builds on",
+        cmd_spark_cluster,
+        "A standalone Spark master, two workers and a Thrift server on 127.0.0.1, for the data folder staged "
+        "last (or TMDB_DATA_DIR); everything under <data dir>/spark-cluster/. docs/spark.md",
+    )
+    cluster.add_argument("action", choices=("start", "stop", "status"))
+    cluster.add_argument(
+        "components",
+        nargs="*",
+        help="stop only these (master, worker-1, worker-2, thrift); start restarts them",
+    )
+    cluster.add_argument("--kill", action="store_true", help="stop with SIGKILL at once, as a crash would")
 
     test = add("test", "every quality gate, then one PASS/FAIL line per gate (make test)", cmd_test)
     test.add_argument("--only", help="static (the four static gates) or gate names, comma-separated")
