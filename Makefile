@@ -11,7 +11,7 @@ PY := $(BIN)/python
 TMDB := $(BIN)/tmdb
 # Where the data comes from: auto (Kaggle when credentials are found, else the sample), sample, kaggle, or a folder.
 SOURCE ?= auto
-# dbt target: duckdb (default) or spark.
+# dbt target: duckdb (default), spark (in-process) or spark-thrift (a Spark Thrift server: make spark-cluster).
 TARGET ?= duckdb
 DOCS_PORT ?= 8080
 # Gates `make test` leaves out, comma-separated: CI's main job sets SKIP_GATES=spark and runs
@@ -22,9 +22,11 @@ comma := ,
 skipped = $(filter $(1),$(subst $(comma), ,$(SKIP_GATES)))
 # The extras a target needs on top of the base install: Spark for TARGET=spark and for the spark gate.
 TARGET_EXTRAS := $(if $(filter spark,$(TARGET)),$(BIN)/.installed-spark)
+TARGET_EXTRAS += $(if $(filter spark-thrift,$(TARGET)),$(BIN)/.installed-spark-thrift)
 TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark)
 
 .PHONY: help venv venv-dev venv-spark venv-bench lock run stage build test test-spark lint docs hooks bench clean
+.PHONY: venv-spark-thrift venv-browser spark-cluster spark-cluster-stop test-spark-cluster
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -82,6 +84,22 @@ hooks: venv $(BIN)/.installed-dev ## Install the pre-commit git hook
 
 bench: venv $(BIN)/.installed-bench ## Full-size benchmark; writes docs/performance.{md,json} (BENCH_ARGS=...)
 	$(TMDB) bench $(BENCH_ARGS)
+
+# --- The local Spark cluster and the spark-thrift target (docs/spark.md, "A Spark cluster") ---------------
+# The cluster runs on the spark extra's pyspark; the target needs only the Thrift client (spark-thrift).
+CLUSTER_EXTRAS := $(BIN)/.installed-spark $(BIN)/.installed-spark-thrift
+
+venv-spark-thrift: $(BIN)/.installed-spark-thrift ## Add the spark-thrift target's client (dbt-spark with PyHive)
+venv-browser: $(BIN)/.installed-browser ## Add Playwright (drives the machine's Chromium for the Spark UI screenshots)
+
+spark-cluster: venv $(CLUSTER_EXTRAS) ## Start a local Spark cluster (master, 2 workers, Thrift server) for TARGET=spark-thrift
+	$(TMDB) spark-cluster start
+
+spark-cluster-stop: venv ## Stop the local Spark cluster (only the processes `make spark-cluster` started)
+	$(TMDB) spark-cluster stop
+
+test-spark-cluster: venv $(BIN)/.installed-dev $(CLUSTER_EXTRAS) $(BIN)/.installed-browser ## Cluster builds vs DuckDB, a worker and the Thrift server lost mid-build
+	$(TMDB) test --only spark-cluster
 
 clean: ## Remove build output and the data folders (landing zones, warehouses)
 	rm -rf target logs dbt_packages .dbt_offline data

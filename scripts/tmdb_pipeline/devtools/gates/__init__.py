@@ -4,6 +4,8 @@ Gates, in order: sqlfluff, ruff, conventions (dbt-bouncer + dbt-score on the par
 (check-jsonschema + zizmor), pytest, the dbt build of the built-in sample with every test, on the
 warehouse that build made the catalog conventions (every column the warehouse has is documented), and
 spark (the same models built on Spark and compared with DuckDB; it fails where Spark cannot run).
+Opt-in gates run only when named (`--only`): spark-cluster (`make test-spark-cluster`: the same models on a
+local Spark cluster through its Thrift server, with a worker and the server lost mid-build).
 `--only static` runs the first four; `--only <gate>[,<gate>]` runs the named ones; `--skip <gate>[,...]`
 leaves gates out (CI runs the spark gate as a job of its own). Every failure names the file at fault.
 Exit status: 0 when every gate passed, 1 otherwise.
@@ -20,6 +22,7 @@ from tmdb_pipeline.devtools.gates.builds import (
     build_sample,
     check_catalog_conventions,
     check_spark,
+    check_spark_cluster,
     run_pytest,
 )
 from tmdb_pipeline.devtools.gates.common import GateResult, say
@@ -45,6 +48,8 @@ GATES = (
     Gate("catalog conventions", check_catalog_conventions, False),
     Gate("spark", check_spark, False),
 )
+# Gates that run only when named with --only: longer than `make test` should wait for.
+OPT_IN_GATES = (Gate("spark-cluster", check_spark_cluster, False),)
 
 
 def _names(listed: str | None) -> set[str]:
@@ -55,17 +60,19 @@ def _names(listed: str | None) -> set[str]:
             names |= {g.name for g in GATES if g.static}
         elif name:
             names.add(name)
-    unknown = sorted(names - {g.name for g in GATES})
+    known = GATES + OPT_IN_GATES
+    unknown = sorted(names - {g.name for g in known})
     if unknown:
         raise UserError(
-            f"unknown gate {', '.join(unknown)}: use static, or any of {', '.join(g.name for g in GATES)}"
+            f"unknown gate {', '.join(unknown)}: use static, or any of {', '.join(g.name for g in known)}"
         )
     return names
 
 
 def _selected(only: str | None, skip: str | None = None) -> list[Gate]:
     wanted, skipped = _names(only), _names(skip)
-    return [g for g in GATES if (not wanted or g.name in wanted) and g.name not in skipped]
+    chosen = [g for g in GATES if (not wanted or g.name in wanted) and g.name not in skipped]
+    return chosen + [g for g in OPT_IN_GATES if g.name in wanted and g.name not in skipped]
 
 
 def run_gates(only: str | None = None, skip: str | None = None, root: Path | None = None) -> int:

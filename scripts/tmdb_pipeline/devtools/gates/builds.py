@@ -12,6 +12,8 @@ from tmdb_pipeline.warehouse import spark
 
 # The spark gate's tests: the `pytest` gate leaves them out, so they run once.
 SPARK_TESTS = "tests/python/test_spark_parity.py"
+# The spark-cluster gate's tests (`make test-spark-cluster`, not part of `make test`): likewise left out.
+CLUSTER_TESTS = "tests/python/test_spark_cluster.py"
 DOCS_DIR = Path("target") / "docs"
 
 
@@ -38,7 +40,9 @@ def check_catalog_conventions(root: Path) -> GateResult:
 def run_pytest(root: Path) -> GateResult:
     """pytest on tests/python but the spark gate's file; its output goes to the terminal unchanged."""
     code, _ = run(
-        [sys.executable, "-m", "pytest", "tests/python", "--ignore", SPARK_TESTS], root, capture=False
+        [sys.executable, "-m", "pytest", "tests/python", "--ignore", CLUSTER_TESTS, "--ignore", SPARK_TESTS],
+        root,
+        capture=False,
     )
     return GateResult(
         code == 0, [] if code == 0 else [f"tests/python: pytest failed (exit {code}); see above"]
@@ -81,3 +85,37 @@ def build_sample(root: Path) -> GateResult:
         else [f"dbt build failed (exit {code}); the failing models and tests are listed above"]
     )
     return GateResult(code == 0, problems)
+
+
+def check_spark_cluster(root: Path) -> GateResult:
+    """The local Spark cluster (`make test-spark-cluster`): tests/python/test_spark_cluster.py starts a
+    cluster for a generated sample, builds it through the Thrift server and compares it with DuckDB (first
+    build and incremental batch), loses a worker and then the Thrift server mid-build, and takes the UI
+    screenshots. Whatever the tests leave running under the gate's folder is stopped at the end, also after
+    a failure or an interrupted pytest. Like the spark gate, it fails where Spark cannot run.
+    """
+    from tmdb_pipeline.warehouse import spark_cluster
+
+    unavailable = spark.unavailable_reason()
+    if unavailable:
+        say(f"spark-cluster: cannot run Spark here: {unavailable}")
+    work = root / "target" / "test-spark-cluster"
+    # pytest empties its --basetemp first: a cluster an interrupted earlier run left there would lose its
+    # state file, and with it the only safe way to stop it
+    spark_cluster.stop_all_under(work, say)
+    work.parent.mkdir(parents=True, exist_ok=True)  # pytest makes --basetemp, not its parent
+    try:
+        code, _ = run(
+            [sys.executable, "-m", "pytest", CLUSTER_TESTS, "--basetemp", str(work)],
+            root,
+            capture=False,
+            env={"TMDB_REQUIRE_SPARK": "1"},
+        )
+    finally:
+        left = spark_cluster.stop_all_under(work, say)
+        if left:
+            say(f"spark-cluster: stopped {left} process(es) the tests left running under {work}")
+    problems = [f"{CLUSTER_TESTS}: {unavailable}"] if unavailable else []
+    if code != 0:
+        problems.append(f"{CLUSTER_TESTS}: pytest failed (exit {code}); see above")
+    return GateResult(code == 0 and not unavailable, problems)

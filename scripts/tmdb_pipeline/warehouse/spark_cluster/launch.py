@@ -38,6 +38,11 @@ LLAP_SHIM_JAR = "hive-llap-signable-shim.jar"
 
 def spark_home() -> Path:
     """The pyspark package folder, which holds bin/spark-class and the jars."""
+    if not Path("/proc/self/stat").is_file():
+        raise UserError(
+            "The local Spark cluster runs on Linux only: it tells its processes from others through /proc. "
+            "Elsewhere, build on an existing Thrift server (TMDB_SPARK_THRIFT_HOST) or on the `spark` target."
+        )
     try:
         found = importlib.util.find_spec("pyspark")
     except ModuleNotFoundError:
