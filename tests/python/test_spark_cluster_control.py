@@ -166,6 +166,44 @@ def test_stop_with_a_stale_state_file_says_so_and_signals_nothing(
     assert cluster.stop(announce=said.append) == 0 and "nothing to stop" in said[-1]
 
 
+@needs_proc
+def test_stopping_one_component_leaves_the_others_and_says_when_it_is_already_down(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    cluster = SparkCluster(workspace)
+    cluster.root.mkdir()
+    daemons = {
+        name: Daemon.launch(
+            [sys.executable, "-c", "import time; time.sleep(120)", str(cluster.root)],
+            env=dict(os.environ),
+            cwd=tmp_path,
+            log=tmp_path / f"{name}.log",
+            marker=str(cluster.root),
+        )
+        for name in ("master", "worker-1")
+    }
+    cluster.state_file.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "data_dir": str(workspace.root),
+                "settings": {},
+                "daemons": {name: daemon.record() for name, daemon in daemons.items()},
+            }
+        )
+    )
+    said: list[str] = []
+    try:
+        assert cluster.stop(["worker-1", "worker-2"], kill=True, announce=said.append) == 1
+        assert not daemons["worker-1"].running() and daemons["master"].running()
+        assert any("worker-2  is not running: nothing to stop" in line for line in said), said
+        assert any(f"worker-1  killed (PID {daemons['worker-1'].pid})" in line for line in said), said
+        assert set(cluster.read_state().daemons) == {"master"}
+    finally:
+        for daemon in daemons.values():
+            daemon.stop(kill=True)
+
+
 def test_stopping_an_unknown_component_is_a_message(workspace: Workspace) -> None:
     with pytest.raises(
         UserError, match="No component worker-9 in the Spark cluster: its components are master"

@@ -268,6 +268,8 @@ class SparkCluster:
                     stop = f"TMDB_DATA_DIR={other.label()} make spark-cluster-stop"
                     announce(f"  The cluster of {other.label()} runs: `{stop}` stops it.")
                 return 0
+            for name in sorted(set(names or []) - set(state.daemons)):
+                announce(f"  {name:<9} is not running: nothing to stop")
             stopped = 0
             for name in order:
                 if (names and name not in names) or name not in state.daemons:
