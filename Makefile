@@ -11,7 +11,7 @@ PY := $(BIN)/python
 TMDB := $(BIN)/tmdb
 # Where the data comes from: auto (Kaggle when credentials are found, else the sample), sample, kaggle, or a folder.
 SOURCE ?= auto
-# dbt target: duckdb (default) or spark.
+# dbt target: duckdb (default), spark (in-process) or spark-thrift (a Spark Thrift server: make spark-cluster).
 TARGET ?= duckdb
 DOCS_PORT ?= 8080
 # `make dashboard` serves the dashboard on 127.0.0.1:$(DASHBOARD_PORT).
@@ -29,6 +29,7 @@ AIRFLOW_VENV ?= .venv-airflow
 CONTAINERS_VENV ?= .venv-containers
 # The extras a target needs on top of the base install: Spark for TARGET=spark and for the spark gate.
 TARGET_EXTRAS := $(if $(filter spark,$(TARGET)),$(BIN)/.installed-spark)
+TARGET_EXTRAS += $(if $(filter spark-thrift,$(TARGET)),$(BIN)/.installed-spark-thrift)
 TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark) \
 	$(if $(call skipped,dashboard),,$(BIN)/.installed-dashboard) \
 	$(if $(call skipped,airflow),,$(AIRFLOW_VENV)/.requirements-installed) \
@@ -36,7 +37,8 @@ TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped
 
 .PHONY: help venv venv-dev venv-spark venv-bench venv-dashboard lock run stage build test test-spark lint docs \
 	dashboard screenshots hooks bench clean airflow-venv airflow airflow-test test-airflow airflow-lock \
-	containers-venv test-containers containers-lock
+	containers-venv test-containers containers-lock venv-spark-thrift spark-cluster spark-cluster-stop \
+	test-spark-cluster
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -64,7 +66,7 @@ venv-dashboard: $(BIN)/.installed-dashboard ## Add the dashboard's Streamlit and
 lock: $(BIN)/.installed-dev ## Re-resolve every dependency (uv.lock) and export requirements/*.txt from it
 	UV_SYSTEM_CERTS=1 $(BIN)/uv lock
 	UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --only-group pip --no-header --no-annotate -o requirements/pip.txt
-	for set in base dev spark bench dashboard; do \
+	for set in base dev spark spark-thrift bench dashboard; do \
 	  UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --no-dev --group build \
 	    $$([ $$set = base ] || echo --extra $$set) --no-header --no-annotate -o requirements/$$set.txt || exit 1; \
 	done
@@ -151,6 +153,21 @@ test-containers: venv $(BIN)/.installed-dev containers-venv ## The containers ga
 containers-lock: venv $(BIN)/.installed-dev ## Recompile tests/containers/requirements.lock from requirements.in (needs PyPI)
 	UV_SYSTEM_CERTS=1 $(BIN)/uv pip compile tests/containers/requirements.in --generate-hashes \
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu -o $(CONTAINERS_LOCK)
+
+# --- The local Spark cluster and the spark-thrift target (docs/spark.md, "A Spark cluster") ---------------
+# The cluster runs on the spark extra's pyspark; the target needs only the Thrift client (spark-thrift).
+CLUSTER_EXTRAS := $(BIN)/.installed-spark $(BIN)/.installed-spark-thrift
+
+venv-spark-thrift: $(BIN)/.installed-spark-thrift ## Add the spark-thrift target's client (dbt-spark with PyHive)
+
+spark-cluster: venv $(CLUSTER_EXTRAS) ## Start a local Spark cluster (master, 2 workers, Thrift server) for TARGET=spark-thrift
+	$(TMDB) spark-cluster start
+
+spark-cluster-stop: venv ## Stop the local Spark cluster (only the processes `make spark-cluster` started)
+	$(TMDB) spark-cluster stop
+
+test-spark-cluster: venv $(BIN)/.installed-dev $(CLUSTER_EXTRAS) ## Cluster builds vs DuckDB, a worker and the Thrift server lost mid-build
+	$(TMDB) test --only spark-cluster
 
 clean: ## Remove build output and the data folders (landing zones, warehouses)
 	rm -rf target logs dbt_packages .dbt_offline data

@@ -267,6 +267,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_spark_cluster(args: argparse.Namespace) -> int:
+    from tmdb_pipeline.warehouse.spark_cluster import command
+
+    return command(args.action, args.components, kill=args.kill, announce=_say)
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from tmdb_pipeline.devtools import gates
 
@@ -401,6 +407,20 @@ def parser() -> argparse.ArgumentParser:
     dashboard.add_argument(
         "--publish-dir", type=Path, help="a publish folder (holding latest) or one version (default: current)"
     )
+    cluster = add(
+        "spark-cluster",
+        "start, stop or show the local Spark cluster the spark-thrift target builds on",
+        cmd_spark_cluster,
+        "A standalone Spark master, two workers and a Thrift server on 127.0.0.1, for the data folder staged "
+        "last (or TMDB_DATA_DIR); everything under <data dir>/spark-cluster/. docs/spark.md",
+    )
+    cluster.add_argument("action", choices=("start", "stop", "status"))
+    cluster.add_argument(
+        "components",
+        nargs="*",
+        help="stop only these (master, worker-1, worker-2, thrift); start restarts them",
+    )
+    cluster.add_argument("--kill", action="store_true", help="stop with SIGKILL at once, as a crash would")
 
     test = add("test", "every quality gate, then one PASS/FAIL line per gate (make test)", cmd_test)
     test.add_argument("--only", help="static (the four static gates) or gate names, comma-separated")

@@ -20,7 +20,7 @@ from tmdb_pipeline.project import project
 
 ROOT = project().root
 PACKAGE = ROOT / "scripts" / "tmdb_pipeline"
-LOCK_EXPORTS = ("base", "dev", "spark", "bench")
+LOCK_EXPORTS = ("base", "dev", "spark", "spark-thrift", "bench", "dashboard")
 
 
 def test_the_installed_command_lists_every_command() -> None:

@@ -17,10 +17,10 @@ alone. A second full build would cost another 4-6 minutes of Spark's per-stateme
 nothing incremental that this one does not; the unit tests already ran in the first build. The tables
 that build wrote (staging, the snapshot, the history dimension) are compared again.
 
-Comparisons are order-independent: text, integers, dates and keys exactly, JSON text as parsed JSON,
-floating-point numbers within FLOAT_TOLERANCE (the engines sum in different orders); columns stamped with
-a run's clock are left out. Spark's tables are read straight from their parquet files, so no second JVM
-is started.
+Comparisons (tests/python/_spark_compare.py, shared with the cluster tests) are order-independent: text,
+integers, dates and keys exactly, JSON text as parsed JSON, floating-point numbers within a tolerance (the
+engines sum in different orders); columns stamped with a run's clock are left out. Spark's tables are read
+straight from their parquet files, so no second JVM is started.
 
 Where the Spark extra (requirements/spark.txt) is not installed or Java 17+ is missing, the Spark tests skip
 with the reason -- or fail with it when TMDB_REQUIRE_SPARK=1, as the `spark` gate sets. The environment
@@ -29,20 +29,16 @@ checks at the end need no Spark and always run.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import os
-import re
 import subprocess
 import sys
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import orjson
 import pytest
 
+from _spark_compare import CLOCK_STAMPED, compare_tables, normalise, same, sort_key
 from conftest import pipeline_env
 from tmdb_pipeline import cli
 from tmdb_pipeline.errors import LockedError, UserError
@@ -54,13 +50,6 @@ from tmdb_pipeline.workspace import DataRoot
 
 TMDB = [sys.executable, "-m", "tmdb_pipeline"]
 
-# Columns stamped with the build's clock (or made from it, like the snapshot's scd id under its core name):
-# the two engines build the same batches, so every other column must match.
-CLOCK_STAMPED = re.compile(
-    r"(^|_)(loaded_at|staged_at|quarantined_at|updated_at|valid_from|valid_to|scd_id)$|^title_version_key$"
-)
-# Relative tolerance for DOUBLE columns: averages and sums of the same numbers in another order.
-FLOAT_TOLERANCE = 1e-9
 SIZE = {"movies": 1000, "series": 250}
 BUILD_TIMEOUT_S = 1200
 # What the first (full) build is compared on.
@@ -138,7 +127,12 @@ class Builds:
 
     def compare(self, name: str, schemas: tuple[str, ...], only: set[str] | None = None) -> None:
         """Record the differences between the engines' tables now, before the next build changes them."""
-        self.compared[name], self.differences[name] = compare_tables(self, schemas, only)
+        self.compared[name], self.differences[name] = compare_tables(
+            self.data_dir / "tmdb.duckdb",
+            lambda schema, table: _spark_table_dir(self, schema, table),
+            schemas,
+            only,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -252,17 +246,17 @@ def test_the_spark_build_publishes_the_same_files_as_the_duckdb_build(builds: Bu
             duck_rows, spark_rows = (
                 sorted(
                     (
-                        tuple(_normalise(v, c) for v, c in zip(row, columns, strict=True))
+                        tuple(normalise(v, c) for v, c in zip(row, columns, strict=True))
                         for row in con.sql(
                             f"select {quoted} from read_parquet('{v / relation['file']}')"
                         ).fetchall()
                     ),
-                    key=_sort_key,
+                    key=sort_key,
                 )
                 for v in (duck, spark)
             )
             if not all(
-                _same(a, b)
+                same(a, b)
                 for dr, sr in zip(duck_rows, spark_rows, strict=True)
                 for a, b in zip(dr, sr, strict=True)
             ):
@@ -270,48 +264,7 @@ def test_the_spark_build_publishes_the_same_files_as_the_duckdb_build(builds: Bu
     assert not differing, f"published files whose rows differ between the engines: {differing}"
 
 
-# --- comparing the two warehouses ---------------------------------------------------------------------
-
-
-def _duckdb_tables(
-    con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]
-) -> dict[tuple[str, str], list[str]]:
-    """The base tables (not views: Spark's have no files) of these schemas, with their columns."""
-    rows = con.sql(
-        "select c.table_schema, c.table_name, c.column_name from information_schema.columns as c "
-        "inner join information_schema.tables as t "
-        "on c.table_schema = t.table_schema and c.table_name = t.table_name "
-        f"where c.table_schema in {schemas!r} and t.table_type = 'BASE TABLE' "
-        "order by c.table_schema, c.table_name, c.ordinal_position"
-    ).fetchall()
-    tables: dict[tuple[str, str], list[str]] = {}
-    for schema, table, column in rows:
-        tables.setdefault((schema, table), []).append(column)
-    return tables
-
-
-def _normalise(value: Any, column: str) -> Any:
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-    if isinstance(value, Decimal):
-        return float(value)
-    if column.endswith("_json") and isinstance(value, str):
-        # JSON text: DuckDB and Spark space and order it differently; compare what it says
-        return orjson.dumps(orjson.loads(value), option=orjson.OPT_SORT_KEYS).decode()
-    return value
-
-
-def _sort_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    # floats rounded so that rows differing only within the tolerance sort alike
-    return tuple(
-        (0, "") if v is None else (1, f"{v:.6g}") if isinstance(v, float) else (1, repr(v)) for v in row
-    )
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=FLOAT_TOLERANCE, abs_tol=1e-12)
-    return a == b
+# --- where the Spark tables are ------------------------------------------------------------------------
 
 
 def _spark_table_dir(builds: Builds, schema: str, table: str) -> Path:
@@ -321,53 +274,6 @@ def _spark_table_dir(builds: Builds, schema: str, table: str) -> Path:
         / f"{schema}.db"
         / table
     )
-
-
-def compare_tables(
-    builds: Builds, schemas: tuple[str, ...], only: set[str] | None = None
-) -> tuple[list[str], list[str]]:
-    """The tables compared (`schema.table`), and one line per table whose rows differ between the engines."""
-    warehouse = builds.data_dir / "tmdb.duckdb"
-    compared: list[str] = []
-    differences: list[str] = []
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = _duckdb_tables(con, schemas)
-        for (schema, table), all_columns in sorted(tables.items()):
-            if only is not None and table not in only:
-                continue
-            compared.append(f"{schema}.{table}")
-            columns = [c for c in all_columns if not CLOCK_STAMPED.search(c)]
-            quoted = ", ".join(f'"{c}"' for c in columns)
-            spark_dir = _spark_table_dir(builds, schema, table)
-            if not spark_dir.is_dir():
-                differences.append(f"{schema}.{table}: no Spark table at {spark_dir}")
-                continue
-            rows = {
-                "duckdb": con.sql(f'select {quoted} from "{schema}"."{table}"').fetchall(),
-                "spark": con.sql(f"select {quoted} from read_parquet('{spark_dir}/*.parquet')").fetchall(),
-            }
-            duck_rows, spark_rows = (
-                sorted(
-                    (tuple(_normalise(v, c) for v, c in zip(r, columns, strict=True)) for r in found),
-                    key=_sort_key,
-                )
-                for found in (rows["duckdb"], rows["spark"])
-            )
-            if len(duck_rows) != len(spark_rows):
-                differences.append(
-                    f"{schema}.{table}: {len(duck_rows)} rows on DuckDB, {len(spark_rows)} on Spark"
-                )
-                continue
-            for duck_row, spark_row in zip(duck_rows, spark_rows, strict=True):
-                unequal = [
-                    f"{col}: {d!r} (DuckDB) != {s!r} (Spark)"
-                    for col, d, s in zip(columns, duck_row, spark_row, strict=True)
-                    if not _same(d, s)
-                ]
-                if unequal:
-                    differences.append(f"{schema}.{table}, first differing row: " + "; ".join(unequal[:5]))
-                    break
-    return compared, differences
 
 
 # --- the Spark environment checks (no Spark needed) ---------------------------------------------------

@@ -150,8 +150,8 @@ def by_hand(workspace: Workspace, build: BuildOutcome) -> str:
     packages are installed; the pipeline's dbt wrapper where they are missing (dbt alone stops on
     packages.yml) or on Spark (its paths and metastore are set first)."""
     data_dir = f"TMDB_DATA_DIR={workspace.relative()}"
-    if build.target == "spark":
-        return f"{data_dir} {_shown(Path(tool('tmdb')))} dbt build --target spark   (docs/spark.md)"
+    if build.target in ("spark", "spark-thrift"):
+        return f"{data_dir} {_shown(Path(tool('tmdb')))} dbt build --target {build.target}   (docs/spark.md)"
     if build.packages.complete:
         return f"{data_dir} {_shown(Path(tool('dbt')))} build   (README, 'dbt by hand')"
     return (

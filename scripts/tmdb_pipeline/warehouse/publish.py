@@ -122,7 +122,7 @@ def publish(
                 }
                 built = dt.datetime.fromtimestamp(warehouse.stat().st_mtime, dt.UTC)
             else:  # Spark: the same tables as parquet folders
-                sources, built = _spark_sources(workspace.spark_dir / "warehouse")
+                sources, built = _spark_sources(_spark_tables_dir(workspace, target))
             if not sources:
                 raise PublishError(f"the warehouse has no {PUBLISHED_SCHEMA} tables to publish")
             relations = {
@@ -193,6 +193,21 @@ def _export(con: Any, relation: str, path: Path) -> dict[str, Any]:
 def _published_type(kind: str) -> str:
     """Types as the DuckDB warehouse has them: Spark writes timestamps as UTC instants (TIMESTAMPTZ here)."""
     return "TIMESTAMP" if kind.upper() in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ") else kind
+
+
+def _spark_tables_dir(workspace: Workspace, target: str) -> Path:
+    """The folder of a Spark target's tables: in-process Spark's, or the local cluster's."""
+    if target != "spark-thrift":
+        return workspace.spark_dir / "warehouse"
+    from tmdb_pipeline.warehouse import spark_thrift
+
+    folder = spark_thrift.local_tables_dir(workspace)
+    if folder is None:
+        raise PublishError(
+            "the tables are on another Spark Thrift server (TMDB_SPARK_THRIFT_HOST), whose files this machine"
+            " cannot read: publish from a machine that can, or build on the local cluster"
+        )
+    return folder
 
 
 def _spark_sources(spark_warehouse: Path) -> tuple[dict[str, str], dt.datetime]:

@@ -1,6 +1,8 @@
 """The dbt targets the warehouse builds on, and what each needs before dbt starts.
 
 `duckdb` (the default): one file, one writer. `spark`: dbt-spark in-process (tmdb_pipeline.warehouse.spark).
+`spark-thrift`: dbt-spark through a Spark Thrift server, by default the local cluster of `make spark-cluster`
+(tmdb_pipeline.warehouse.spark_thrift).
 A target prepares a data folder for a build (refusing early, with a message, what would fail halfway),
 gives dbt the settings it needs, and describes the warehouse's state for the build stamp.
 """
@@ -14,7 +16,7 @@ from typing import Any, Protocol
 from tmdb_pipeline.errors import LockedError, UserError
 from tmdb_pipeline.workspace import Workspace
 
-NAMES = ("duckdb", "spark")
+NAMES = ("duckdb", "spark", "spark-thrift")
 
 
 class Target(Protocol):
@@ -98,4 +100,8 @@ def for_name(name: str) -> Target:
         from tmdb_pipeline.warehouse.spark import Spark
 
         return Spark()
+    if name == "spark-thrift":
+        from tmdb_pipeline.warehouse.spark_thrift import SparkThrift
+
+        return SparkThrift()
     raise UserError(f"Unknown target {name!r}: use one of {', '.join(NAMES)}.")

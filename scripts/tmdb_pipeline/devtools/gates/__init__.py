@@ -8,6 +8,8 @@ DAG run end to end, with the Airflow venv), containers (tests/containers: the im
 compose.yaml), and spark (the same models built on Spark and compared with DuckDB; it fails where Spark
 cannot run). The spark gate starts first, in a process of its own, and runs beside the others (see
 Beside); the summary lists every gate's time and the five slowest tests.
+Opt-in gates run only when named (`--only`): spark-cluster (`make test-spark-cluster`: the same models on a
+local Spark cluster through its Thrift server, with a worker and the server lost mid-build).
 `--only static` runs the first four; `--only <gate>[,<gate>]` runs the named ones; `--skip <gate>[,...]`
 leaves gates out (CI runs the spark gate as a job of its own). Every failure names the file at fault.
 Exit status: 0 when every gate passed, 1 otherwise.
@@ -32,6 +34,7 @@ from tmdb_pipeline.devtools.gates.builds import (
     check_containers,
     check_dashboard,
     check_spark,
+    check_spark_cluster,
     run_pytest,
 )
 from tmdb_pipeline.devtools.gates.common import TEST_REPORTS, GateResult, say, slowest_tests
@@ -64,6 +67,8 @@ GATES = (
     Gate("containers", check_containers, False),
     Gate("spark", check_spark, False, beside=True),
 )
+# Gates that run only when named with --only: longer than `make test` should wait for.
+OPT_IN_GATES = (Gate("spark-cluster", check_spark_cluster, False),)
 
 
 def _names(listed: str | None) -> set[str]:
@@ -74,17 +79,19 @@ def _names(listed: str | None) -> set[str]:
             names |= {g.name for g in GATES if g.static}
         elif name:
             names.add(name)
-    unknown = sorted(names - {g.name for g in GATES})
+    known = GATES + OPT_IN_GATES
+    unknown = sorted(names - {g.name for g in known})
     if unknown:
         raise UserError(
-            f"unknown gate {', '.join(unknown)}: use static, or any of {', '.join(g.name for g in GATES)}"
+            f"unknown gate {', '.join(unknown)}: use static, or any of {', '.join(g.name for g in known)}"
         )
     return names
 
 
 def _selected(only: str | None, skip: str | None = None) -> list[Gate]:
     wanted, skipped = _names(only), _names(skip)
-    return [g for g in GATES if (not wanted or g.name in wanted) and g.name not in skipped]
+    chosen = [g for g in GATES if (not wanted or g.name in wanted) and g.name not in skipped]
+    return chosen + [g for g in OPT_IN_GATES if g.name in wanted and g.name not in skipped]
 
 
 class Beside:

@@ -20,6 +20,8 @@ from tmdb_pipeline.warehouse import spark
 SPARK_TESTS = "tests/python/test_spark_parity.py"
 # The dashboard gate's tests (AppTest and headless Chromium): the `pytest` gate leaves them out too.
 DASHBOARD_TESTS = ("tests/python/test_dashboard_app.py", "tests/python/test_dashboard_browser.py")
+# The spark-cluster gate's tests (`make test-spark-cluster`, not part of `make test`): likewise left out.
+CLUSTER_TESTS = "tests/python/test_spark_cluster.py"
 DOCS_DIR = Path("target") / "docs"
 # The containers gate's tests: outside tests/python, so the pytest gate never builds an image.
 CONTAINERS_TESTS = "tests/containers"
@@ -46,8 +48,9 @@ def check_catalog_conventions(root: Path) -> GateResult:
 
 
 def run_pytest(root: Path) -> GateResult:
-    """pytest on tests/python but the spark and dashboard gates' files; its output goes to the terminal."""
-    ignored = [arg for test in (*DASHBOARD_TESTS, SPARK_TESTS) for arg in ("--ignore", test)]
+    """pytest on tests/python but the spark, spark-cluster and dashboard gates' files; its output goes to the
+    terminal."""
+    ignored = [arg for test in (*DASHBOARD_TESTS, SPARK_TESTS, CLUSTER_TESTS) for arg in ("--ignore", test)]
     code, _ = run(pytest(root, "pytest", "tests/python", *ignored), root, capture=False)
     return GateResult(
         code == 0, [] if code == 0 else [f"tests/python: pytest failed (exit {code}); see above"]
@@ -162,3 +165,37 @@ def check_containers(root: Path) -> GateResult:
     code, _ = run(pytest(root, "containers", CONTAINERS_TESTS), root, capture=False)
     problems = [] if code == 0 else [f"{CONTAINERS_TESTS}: pytest failed (exit {code}); see above"]
     return GateResult(code == 0, problems)
+
+
+def check_spark_cluster(root: Path) -> GateResult:
+    """The local Spark cluster (`make test-spark-cluster`): tests/python/test_spark_cluster.py starts a
+    cluster for a generated sample, builds it through the Thrift server and compares it with DuckDB (first
+    build and incremental batch), loses a worker and then the Thrift server mid-build, and takes the UI
+    screenshots. Whatever the tests leave running under the gate's folder is stopped at the end, also after
+    a failure or an interrupted pytest. Like the spark gate, it fails where Spark cannot run.
+    """
+    from tmdb_pipeline.warehouse import spark_cluster
+
+    unavailable = spark.unavailable_reason()
+    if unavailable:
+        say(f"spark-cluster: cannot run Spark here: {unavailable}")
+    work = root / "target" / "test-spark-cluster"
+    # pytest empties its --basetemp first: a cluster an interrupted earlier run left there would lose its
+    # state file, and with it the only safe way to stop it
+    spark_cluster.stop_all_under(work, say)
+    work.parent.mkdir(parents=True, exist_ok=True)  # pytest makes --basetemp, not its parent
+    try:
+        code, _ = run(
+            pytest(root, "spark-cluster", CLUSTER_TESTS, "--basetemp", str(work)),
+            root,
+            capture=False,
+            env={"TMDB_REQUIRE_SPARK": "1"},
+        )
+    finally:
+        left = spark_cluster.stop_all_under(work, say)
+        if left:
+            say(f"spark-cluster: stopped {left} process(es) the tests left running under {work}")
+    problems = [f"{CLUSTER_TESTS}: {unavailable}"] if unavailable else []
+    if code != 0:
+        problems.append(f"{CLUSTER_TESTS}: pytest failed (exit {code}); see above")
+    return GateResult(code == 0 and not unavailable, problems)
