@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tmdb_pipeline.devtools import checksums
 from tmdb_pipeline.devtools.bench.measuring import Step
 
 TARGETS = {
@@ -97,6 +98,7 @@ def print_comparison(comparison: dict[str, Any], announce: Callable[[str], None]
     left_out = sorted({c for row in comparison["tables"] for c in row["left_out"]})
     if left_out:
         announce(f"  (load-history columns left out of the checksums: {', '.join(left_out)})")
+    announce(f"  (load-history tables left out whole: {', '.join(checksums.LOAD_HISTORY_TABLES)})")
     announce(f"  => {'IDENTICAL' if comparison['identical'] else 'NOT IDENTICAL'}")
 
 
@@ -178,7 +180,9 @@ def render_results(result: dict[str, Any]) -> str:
                 if comparison["identical"]
                 else f"**different: {', '.join(different) or 'none found'}**"
             )
-            + (f" (load-lineage columns left out: {', '.join(left_out)})." if left_out else "."),
+            + (f" (load-lineage columns left out: {', '.join(left_out)}" if left_out else " (")
+            + f"{'; ' if left_out else ''}load-history tables left out whole: "
+            + f"{', '.join(checksums.LOAD_HISTORY_TABLES)}).",
             "",
         ]
     for step in result["steps"]:

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,14 +122,21 @@ class Beside:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        # its own time ends when it does, not when the gates of this process let us look
+        self.ended: float | None = None
+        threading.Thread(target=self._note_end, name=f"gate-{gate.name}", daemon=True).start()
         say(
             f"\n=== {gate.name}: runs beside the other gates; its output goes to "
             f"{self.log.relative_to(root)} and is shown here when it ends"
         )
 
+    def _note_end(self) -> None:
+        self.process.wait()
+        self.ended = time.monotonic()
+
     def finish(self) -> tuple[GateResult, float]:
         code = self.process.wait()
-        seconds = time.monotonic() - self.started
+        seconds = (self.ended or time.monotonic()) - self.started
         say(f"\n=== {self.gate.name} (ran beside the others) " + "=" * max(0, 72 - len(self.gate.name)))
         say(self.log.read_text(encoding="utf-8", errors="replace").rstrip())
         shutil.rmtree(self.basetemp, ignore_errors=True)
