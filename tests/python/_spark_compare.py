@@ -120,3 +120,15 @@ def compare_tables(
                     differences.append(f"{schema}.{table}, first differing row: " + "; ".join(unequal[:5]))
                     break
     return compared, differences
+
+
+def untested_models(nodes: dict[str, str], manifest: Path) -> set[str]:
+    """The models and snapshots a build made without running a test attached to them (the number of tests
+    depends on whether dbt-expectations is installed; that every node made was tested does not)."""
+    manifest_nodes = orjson.loads(manifest.read_bytes())["nodes"]
+    tested = {
+        manifest_nodes[node].get("attached_node")
+        for node in nodes
+        if node.startswith("test.") and node in manifest_nodes
+    }
+    return {node for node in nodes if node.startswith(("model.", "snapshot.")) and node not in tested}
