@@ -20,17 +20,18 @@ from typing import Any
 
 import pytest
 
-from conftest import DAG_ID, LAUNCH, REPO_ROOT, Sandbox, free_port
+from conftest import DAG_ID, LAUNCH, PROJECT_PYTHON, REPO_ROOT, Sandbox, free_port, run
 
-CHROMIUM = Path(os.environ.get("TMDB_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
+
+def _chromium() -> tuple[str | None, list[str], str]:
+    """The project's Chromium, its flags and the install hint (tmdb_pipeline.devtools.browser), asked of the
+    project's venv: Airflow's venv has no tmdb_pipeline."""
+    code = (
+        "import json; from tmdb_pipeline.devtools import browser as b;"
+        "print(json.dumps([b.find_chromium(), b.CHROMIUM_FLAGS, b.INSTALL_HINT]))"
+    )
+    found, flags, hint = json.loads(run([str(PROJECT_PYTHON), "-c", code], dict(os.environ)).stdout)
+    return found, flags, hint
 
 
 def _request(method: str, url: str, token: str | None = None, body: Any = None) -> Any:
@@ -127,8 +128,9 @@ def test_the_dag_triggered_from_the_rest_api_succeeds(triggered: dict[str, Any],
 
 
 def test_a_screenshot_of_the_dag_graph(triggered: dict[str, Any], server: Server) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    chromium, flags, hint = _chromium()
+    if chromium is None:
+        pytest.fail(hint)
     from playwright.sync_api import sync_playwright
 
     to_docs = os.environ.get("TMDB_AIRFLOW_SCREENSHOT") == "docs"
@@ -136,8 +138,8 @@ def test_a_screenshot_of_the_dag_graph(triggered: dict[str, Any], server: Server
     shot.parent.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_FLAGS,
+            executable_path=chromium,
+            args=flags,
         )
         try:
             page = browser.new_page(viewport={"width": 1920, "height": 1200}, device_scale_factor=1.5)

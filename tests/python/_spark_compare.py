@@ -1,8 +1,8 @@
 """Comparing a Spark warehouse with the DuckDB one built from the same batches, table by table, row by row.
 
 Shared by the spark gate (tests/python/test_spark_parity.py: Spark in-process) and the cluster tests
-(tests/python/test_spark_cluster.py: Spark behind a Thrift server). Spark's tables are read straight from
-their parquet files with DuckDB, so no JVM is needed to read them.
+(tests/python/test_spark_cluster.py: Spark behind a Thrift server), with the two builds both make. Spark's
+tables are read straight from their parquet files with DuckDB, so no JVM is needed to read them.
 
 Comparisons are order-independent: text, integers, dates and keys exactly, JSON text as parsed JSON,
 floating-point numbers within FLOAT_TOLERANCE (the engines sum in different orders); columns stamped with
@@ -29,6 +29,21 @@ CLOCK_STAMPED = re.compile(
 )
 # Relative tolerance for DOUBLE columns: averages and sums of the same numbers in another order.
 FLOAT_TOLERANCE = 1e-9
+
+# What the first (full) build is compared on.
+FIRST_BUILD_SCHEMAS = ("core", "marts", "snapshots")
+# The second build: every incremental model and the snapshot with what they read and what reads the
+# snapshot, and the data tests whose every parent is in it (cautious: no test of an unbuilt table).
+SECOND_BUILD_SELECTION = (
+    "--select",
+    "+dim_title_history",
+    "--indirect-selection",
+    "cautious",
+    "--exclude-resource-type",
+    "unit_test",
+)
+# Of the second build's tables: raw keeps each document as loaded (checked by batch in the tests).
+SECOND_BUILD_SCHEMAS = ("staging", "intermediate", "core", "snapshots")
 
 # (schema, table) -> the folder of that table's parquet files on the Spark side
 SparkTableDir = Callable[[str, str], Path]
@@ -132,3 +147,12 @@ def untested_models(nodes: dict[str, str], manifest: Path) -> set[str]:
         if node.startswith("test.") and node in manifest_nodes
     }
     return {node for node in nodes if node.startswith(("model.", "snapshot.")) and node not in tested}
+
+
+def passed_as_on_duckdb(on_spark: dict[str, str], on_duckdb: dict[str, str]) -> dict[str, str]:
+    """A Spark build's node statuses, once every node is found passed with the same outcome as on DuckDB
+    (exposures are a no-op on both)."""
+    failed = {node: status for node, status in on_spark.items() if status not in ("success", "pass", "no-op")}
+    assert not failed, f"Spark build nodes that did not pass: {failed}"
+    assert on_spark == on_duckdb
+    return on_spark

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ import pytest
 
 from _dashboard_helpers import PAGES, dashboard_server, published_sample
 from _pipeline_helpers import REPO_ROOT
+from tmdb_pipeline.devtools.browser import CHROMIUM_FLAGS, INSTALL_HINT, find_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +37,6 @@ try:
 except ModuleNotFoundError:  # the browser fixture fails, naming what to install
     PlaywrightTimeout = TimeoutError
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1400, "height": 1000}
 # Charts each page draws at least (the Data quality page adds one when files were quarantined).
 MIN_CHARTS = {
@@ -66,16 +58,10 @@ DRAWN_MARKS = """() => [...document.querySelectorAll('[data-testid="stVegaLiteCh
 
 
 def chromium_path() -> str:
-    candidates = [os.environ.get("TMDB_CHROMIUM"), "/usr/bin/chromium"]
-    candidates += [shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(
-        "no Chromium or Chrome found (TMDB_CHROMIUM, /usr/bin/chromium, chromium or google-chrome on PATH):"
-        " install Debian's `apt-get install -y chromium` (never `playwright install`)",
-        pytrace=False,
-    )
+    found = find_chromium()
+    if found is None:
+        pytest.fail(INSTALL_HINT, pytrace=False)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +87,7 @@ def browser() -> Iterator[Any]:
     except ModuleNotFoundError:
         pytest.fail("playwright is not installed: `make venv-dev`")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tmdb_pipeline.devtools import gates, secrets
+from tmdb_pipeline.devtools import browser, gates, secrets
 from tmdb_pipeline.devtools.gates import builds, common, static
 from tmdb_pipeline.devtools.gates.common import GateResult
 from tmdb_pipeline.errors import UserError
@@ -339,7 +339,7 @@ def test_dashboard_gate_fails_rather_than_skips_naming_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TMDB_CHROMIUM", "/nonexistent/chrome")
-    monkeypatch.setattr(builds.os.path, "isfile", lambda path: False)
+    monkeypatch.setattr(browser.os.path, "isfile", lambda path: False)
     monkeypatch.setattr(builds.importlib.util, "find_spec", lambda name: None)
     reason = builds.dashboard_unavailable()
     assert reason and "streamlit, altair, playwright not installed" in reason

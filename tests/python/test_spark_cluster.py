@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,14 +43,22 @@ from pathlib import Path
 import orjson
 import pytest
 
-from _spark_compare import compare_tables, untested_models
+from _spark_compare import (
+    FIRST_BUILD_SCHEMAS,
+    SECOND_BUILD_SCHEMAS,
+    SECOND_BUILD_SELECTION,
+    compare_tables,
+    passed_as_on_duckdb,
+    untested_models,
+)
 from conftest import REPO_ROOT, pipeline_env
+from tmdb_pipeline.devtools.browser import CHROMIUM_FLAGS, INSTALL_HINT, find_chromium
 from tmdb_pipeline.extract import sample
 from tmdb_pipeline.project import project
 from tmdb_pipeline.warehouse import packages, spark
 from tmdb_pipeline.warehouse.spark_cluster import HOST, Settings, SparkCluster, master_json
 from tmdb_pipeline.warehouse.spark_cluster.daemons import command_line, live_group_members
-from tmdb_pipeline.warehouse.spark_cluster.probes import fetch_json
+from tmdb_pipeline.warehouse.spark_cluster.probes import fetch_json, port_free
 from tmdb_pipeline.workspace import DataRoot
 
 pytestmark = pytest.mark.slow
@@ -60,25 +66,7 @@ pytestmark = pytest.mark.slow
 TMDB = [sys.executable, "-m", "tmdb_pipeline"]
 SIZE = {"movies": 1000, "series": 250}
 BUILD_TIMEOUT_S = 1500
-FIRST_BUILD_SCHEMAS = ("core", "marts", "snapshots")
 FULL_BUILD_SCHEMAS = ("staging", "intermediate", "core", "marts", "snapshots")
-SECOND_BUILD_SELECTION = (
-    "--select",
-    "+dim_title_history",
-    "--indirect-selection",
-    "cautious",
-    "--exclude-resource-type",
-    "unit_test",
-)
-SECOND_BUILD_SCHEMAS = ("staging", "intermediate", "core", "snapshots")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 
 def _skip_or_fail(reason: str | None) -> None:
@@ -108,22 +96,12 @@ def free_ports(count: int, consecutive: int = 1) -> list[int]:
     port = start
     while len(found) < count and port < 65000:
         run = consecutive if not found else 1
-        if all(_bindable(port + i) for i in range(run)):
+        if all(port_free(port + i) for i in range(run)):
             found.extend(range(port, port + run))
             port += run
         port += 1
     assert len(found) >= count, "no free ports found for the cluster"
     return found[:count]
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass
@@ -373,16 +351,9 @@ def worker_lost(second_build: ClusterRun) -> ClusterRun:
             assert build.proc.poll() is None, "the build ended before a task ran on worker 2"
             assert time.monotonic() < deadline, "no task ran on worker 2"
             time.sleep(0.05)
-        killed = subprocess.run(
-            [*TMDB, "spark-cluster", "stop", "worker-2", "--kill"],
-            env=run.env("stage"),
-            cwd=run.root,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        killed = run.tmdb("kill worker-2", "stage", "spark-cluster", "stop", "worker-2", "--kill")
         run.notes["killed at node"] = _nodes_done(build.output())
-        assert killed.returncode == 0 and "worker-2  killed" in killed.stdout, killed.stdout + killed.stderr
+        assert "worker-2  killed" in killed, killed
         run.notes["worker lost exit"] = build.wait(BUILD_TIMEOUT_S)
     finally:
         build.stop()
@@ -418,15 +389,8 @@ def thrift_lost(worker_lost: ClusterRun) -> ClusterRun:
             assert build.proc.poll() is None, f"the build ended before the kill:\n{build.output()[-3000:]}"
             assert time.monotonic() < deadline, "the build never reached the kill point"
             time.sleep(0.2)
-        killed = subprocess.run(
-            [*TMDB, "spark-cluster", "stop", "thrift", "--kill"],
-            env=run.env("stage"),
-            cwd=run.root,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert killed.returncode == 0 and "thrift    killed" in killed.stdout, killed.stdout + killed.stderr
+        killed = run.tmdb("kill thrift", "stage", "spark-cluster", "stop", "thrift", "--kill")
+        assert "thrift    killed" in killed, killed
         run.notes["thrift lost exit"] = build.wait(BUILD_TIMEOUT_S)
     finally:
         build.stop()
@@ -490,16 +454,8 @@ def test_a_second_cluster_on_the_same_ports_is_refused_naming_the_first(run: Clu
 # --- 1. the first build -------------------------------------------------------------------------------------
 
 
-def _passed_as_on_duckdb(run: ClusterRun, cluster: str, duckdb: str) -> dict[str, str]:
-    on_cluster, on_duckdb = run.results[cluster], run.results[duckdb]
-    failed = {n: s for n, s in on_cluster.items() if s not in ("success", "pass", "no-op")}
-    assert not failed, f"cluster build nodes that did not pass: {failed}"
-    assert on_cluster == on_duckdb
-    return on_cluster
-
-
 def test_first_cluster_build_runs_every_node_of_the_duckdb_build(first_build: ClusterRun) -> None:
-    nodes = _passed_as_on_duckdb(first_build, "cluster v1", "duckdb v1")
+    nodes = passed_as_on_duckdb(first_build.results["cluster v1"], first_build.results["duckdb v1"])
     assert {"seed", "model", "snapshot", "test", "unit_test"} <= {n.split(".", 1)[0] for n in nodes}
     # the Thrift server never failed to close a dbt session (Spark 4 without hive-llap-common, see launch.py)
     assert "Error closing session" not in first_build.thrift_log()
@@ -510,24 +466,17 @@ def test_first_cluster_build_has_the_same_rows_as_duckdb(first_build: ClusterRun
     assert not first_build.differences["v1"], "\n".join(first_build.differences["v1"])
 
 
-def _chromium() -> str | None:
-    for candidate in (os.environ.get("TMDB_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if candidate and (found := shutil.which(candidate)):
-            return found
-    return None
-
-
 def test_the_spark_uis_show_both_workers_and_the_builds_jobs(first_build: ClusterRun) -> None:
     """Screenshots, in headless Chromium, of the master's UI (the two workers, the Thrift server's
     application) and of the Thrift server's UI (the jobs of the build). TMDB_SCREENSHOT_DIR=docs/images
     writes them where docs/spark.md shows them; by default into target/screenshots/."""
-    chromium = _chromium()
+    chromium = find_chromium()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _skip_or_fail("Playwright is not installed: run `make venv-browser`")
+        _skip_or_fail("Playwright is not installed: run `make venv-dev`")
     if chromium is None:
-        _skip_or_fail("no Chromium found (chromium, chromium-browser, google-chrome or TMDB_CHROMIUM)")
+        _skip_or_fail(INSTALL_HINT)
     settings = first_build.settings
     chosen = os.environ.get("TMDB_SCREENSHOT_DIR")
     out_dir = (REPO_ROOT / chosen) if chosen else REPO_ROOT / "target" / "screenshots"
@@ -540,7 +489,7 @@ def test_the_spark_uis_show_both_workers_and_the_builds_jobs(first_build: Cluste
             profile,
             executable_path=chromium,
             headless=True,
-            args=CHROMIUM_FLAGS[1:],
+            args=CHROMIUM_FLAGS[1:],  # headless=True says it for a persistent context
             viewport={"width": 1400, "height": 820},
         )
         try:
@@ -566,7 +515,7 @@ def test_the_spark_uis_show_both_workers_and_the_builds_jobs(first_build: Cluste
 
 
 def test_incremental_cluster_build_passes_like_the_duckdb_one(second_build: ClusterRun) -> None:
-    nodes = _passed_as_on_duckdb(second_build, "cluster v2", "duckdb v2")
+    nodes = passed_as_on_duckdb(second_build.results["cluster v2"], second_build.results["duckdb v2"])
     built = {n.rsplit(".", 1)[-1] for n in nodes}
     incremental = {"raw_tmdb__movies", "raw_tmdb__series", "stg_tmdb__movies", "stg_tmdb__series"}
     assert incremental | {"snap_title_attributes", "dim_title_history"} <= built

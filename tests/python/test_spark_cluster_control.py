@@ -24,7 +24,7 @@ from conftest import REPO_ROOT, pipeline_env
 from tmdb_pipeline.devtools import gates
 from tmdb_pipeline.devtools.gates import builds
 from tmdb_pipeline.errors import UserError
-from tmdb_pipeline.warehouse import spark_thrift
+from tmdb_pipeline.warehouse import dbt, spark_thrift
 from tmdb_pipeline.warehouse.spark_cluster import FOLDER, Settings, SparkCluster, components, launch
 from tmdb_pipeline.warehouse.spark_cluster.daemons import Daemon, boot_id, start_ticks
 from tmdb_pipeline.warehouse.spark_thrift import Endpoint, SparkThrift
@@ -395,12 +395,12 @@ def test_the_failure_hint_names_the_endpoint_only_for_a_lost_connection(
     since = log.stat().st_size
     with log.open("a") as more:
         more.write("Database Error: [TABLE_OR_VIEW_NOT_FOUND] The table `core`.`x` cannot be found\n")
-    assert SparkThrift().failure_hint(workspace, log, since) is None
+    assert SparkThrift().failure_hint(workspace, dbt.log_since(log, since)) is None
     with log.open("a") as more:
         more.write(
             "Runtime Error: failed to connect: TTransportException: Could not connect to any of [...]\n"
         )
-    hint = SparkThrift().failure_hint(workspace, log, since)
+    hint = SparkThrift().failure_hint(workspace, dbt.log_since(log, since))
     assert hint is not None
     assert "The Spark Thrift server at 127.0.0.1:10007 stopped answering during the build" in hint
     assert "not recorded as a green build" in hint and "`make spark-cluster` starts what is down" in hint

@@ -39,13 +39,24 @@ import duckdb
 import orjson
 import pytest
 
-from _spark_compare import CLOCK_STAMPED, compare_tables, normalise, same, sort_key, untested_models
+from _spark_compare import (
+    CLOCK_STAMPED,
+    FIRST_BUILD_SCHEMAS,
+    SECOND_BUILD_SCHEMAS,
+    SECOND_BUILD_SELECTION,
+    compare_tables,
+    normalise,
+    passed_as_on_duckdb,
+    same,
+    sort_key,
+    untested_models,
+)
 from conftest import pipeline_env
 from tmdb_pipeline import cli
 from tmdb_pipeline.errors import LockedError, UserError
 from tmdb_pipeline.extract import sample
 from tmdb_pipeline.project import project
-from tmdb_pipeline.warehouse import packages, spark
+from tmdb_pipeline.warehouse import dbt, packages, spark
 from tmdb_pipeline.warehouse.spark import Spark
 from tmdb_pipeline.workspace import DataRoot
 
@@ -53,20 +64,6 @@ TMDB = [sys.executable, "-m", "tmdb_pipeline"]
 
 SIZE = {"movies": 1000, "series": 250}
 BUILD_TIMEOUT_S = 1200
-# What the first (full) build is compared on.
-FIRST_BUILD_SCHEMAS = ("core", "marts", "snapshots")
-# The second build: every incremental model and the snapshot with what they read and what reads the
-# snapshot, and the data tests whose every parent is in it (cautious: no test of an unbuilt table).
-SECOND_BUILD_SELECTION = (
-    "--select",
-    "+dim_title_history",
-    "--indirect-selection",
-    "cautious",
-    "--exclude-resource-type",
-    "unit_test",
-)
-# Of the second build's tables: raw keeps each document as loaded (checked by batch below).
-SECOND_BUILD_SCHEMAS = ("staging", "intermediate", "core", "snapshots")
 
 
 def _skip_or_fail_without_spark() -> None:
@@ -169,26 +166,16 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> Builds:
     return built
 
 
-def passed_as_on_duckdb(builds: Builds, version: str) -> dict[str, str]:
-    """The Spark build's node statuses, once every node is found passed, with the same outcome as on DuckDB
-    (exposures are a no-op on both)."""
-    duck, spark = builds.results[f"duckdb {version}"], builds.results[f"spark {version}"]
-    failed = {node: status for node, status in spark.items() if status not in ("success", "pass", "no-op")}
-    assert not failed, f"Spark build nodes that did not pass: {failed}"
-    assert spark == duck
-    return spark
-
-
 @pytest.mark.slow
 def test_first_spark_build_runs_every_node_of_the_duckdb_build(builds: Builds) -> None:
-    spark = passed_as_on_duckdb(builds, "v1")
+    spark = passed_as_on_duckdb(builds.results["spark v1"], builds.results["duckdb v1"])
     kinds = {node.split(".", 1)[0] for node in spark}
     assert {"seed", "model", "snapshot", "test", "unit_test"} <= kinds
 
 
 @pytest.mark.slow
 def test_incremental_spark_build_passes_like_the_duckdb_one(builds: Builds) -> None:
-    spark = passed_as_on_duckdb(builds, "v2")
+    spark = passed_as_on_duckdb(builds.results["spark v2"], builds.results["duckdb v2"])
     built = {node.rsplit(".", 1)[-1] for node in spark}
     incremental = {"raw_tmdb__movies", "raw_tmdb__series", "stg_tmdb__movies", "stg_tmdb__series"}
     assert incremental | {"snap_title_attributes", "dim_title_history"} <= built
@@ -341,10 +328,10 @@ def test_failure_hint_reads_only_this_runs_part_of_the_log(tmp_path: Path) -> No
     start = log.stat().st_size
     with log.open("a") as more:
         more.write("this run: Database error\n")
-    assert Spark().failure_hint(workspace, log, start) is None
+    assert Spark().failure_hint(workspace, dbt.log_since(log, start)) is None
     with log.open("a") as more:
         more.write(f"XSDB6: {spark.DERBY_COLLISION} /x/metastore_db\n")
-    hint = Spark().failure_hint(workspace, log, start)
+    hint = Spark().failure_hint(workspace, dbt.log_since(log, start))
     assert hint is not None and "in use by another process" in hint
 
 

@@ -95,7 +95,7 @@ def build(
     result.elapsed_s = time.monotonic() - started
     if code == 0:
         stamp.record(available.mode)
-    elif hint := target.failure_hint(workspace, dbt_log, log_start):
+    elif hint := target.failure_hint(workspace, dbt.log_since(dbt_log, log_start)):
         announce(f"\n{hint}")
     if not available.complete:
         result.skipped_expectations = dbt.expectation_tests(project.target_dir / "manifest.json")

@@ -100,6 +100,16 @@ def run(args: Sequence[str], packages: Packages, project: Project, env: Mapping[
     ).returncode
 
 
+def log_since(log: Path, offset: int) -> str:
+    """One run's part of dbt's log: what was written after byte `offset` ('' when it cannot be read)."""
+    try:
+        with log.open("rb") as opened:
+            opened.seek(offset)
+            return opened.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def writes_warehouse(args: Sequence[str]) -> bool:
     return bool(args) and args[0] not in READ_ONLY_COMMANDS
 

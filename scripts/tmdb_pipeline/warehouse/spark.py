@@ -71,15 +71,9 @@ class Spark:
             return []
         return sorted(str(p.relative_to(root)) for p in root.glob("warehouse/*/*") if p.is_dir())
 
-    def failure_hint(self, workspace: Workspace, dbt_log: Path, since: int) -> str | None:
+    def failure_hint(self, workspace: Workspace, build_log: str) -> str | None:
         """The collision message when this run's part of dbt's log shows it lost the metastore to another."""
-        try:
-            with dbt_log.open("rb") as log:
-                log.seek(since)
-                text = log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return None
-        return collision_message(workspace) if DERBY_COLLISION in text else None
+        return collision_message(workspace) if DERBY_COLLISION in build_log else None
 
     def warehouse_label(self, workspace: Workspace) -> str:
         return (

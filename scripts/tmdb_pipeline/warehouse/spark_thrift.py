@@ -173,16 +173,10 @@ class SparkThrift:
             return []
         return sorted(str(p.relative_to(root)) for p in root.glob("*/*") if p.is_dir())
 
-    def failure_hint(self, workspace: Workspace, dbt_log: Path, since: int) -> str | None:
+    def failure_hint(self, workspace: Workspace, build_log: str) -> str | None:
         """When this build's part of dbt's log shows the Thrift connection lost, say so, naming the endpoint,
         what it leaves behind and what to do."""
-        try:
-            with dbt_log.open("rb") as log:
-                log.seek(since)
-                text = log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return None
-        logged = text.splitlines()
+        logged = build_log.splitlines()
         found = next(
             (line[line.find(sign) :].strip() for sign in CONNECTION_LOST for line in logged if sign in line),
             None,

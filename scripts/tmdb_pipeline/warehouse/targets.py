@@ -31,8 +31,8 @@ class Target(Protocol):
     def state(self, workspace: Workspace) -> list[Any]:
         """What a build or a hand-run dbt command changes in the warehouse ([] when there is none)."""
 
-    def failure_hint(self, workspace: Workspace, dbt_log: Path, since: int) -> str | None:
-        """A message for a failed build when its log shows a known cause (read from byte `since`)."""
+    def failure_hint(self, workspace: Workspace, build_log: str) -> str | None:
+        """A message for a failed build when its part of dbt's log shows a known cause."""
 
     def warehouse_label(self, workspace: Workspace) -> str:
         """Where the built tables are, for the summary."""
@@ -56,7 +56,7 @@ class DuckDB:
             return []
         return [stat.st_size, stat.st_mtime_ns]
 
-    def failure_hint(self, workspace: Workspace, dbt_log: Path, since: int) -> str | None:
+    def failure_hint(self, workspace: Workspace, build_log: str) -> str | None:
         return None
 
     def warehouse_label(self, workspace: Workspace) -> str:

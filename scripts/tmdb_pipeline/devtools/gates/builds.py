@@ -6,11 +6,9 @@ compared with DuckDB)."""
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
 from pathlib import Path
 
-from tmdb_pipeline.devtools import containers
+from tmdb_pipeline.devtools import browser, containers
 from tmdb_pipeline.devtools.gates.common import GateResult, pytest, relative, run, say, tmdb
 from tmdb_pipeline.devtools.gates.static import bouncer, last_error, manifest_nodes
 from tmdb_pipeline.errors import UserError
@@ -103,13 +101,8 @@ def dashboard_unavailable() -> str | None:
     reasons = []
     if missing:
         reasons.append(f"{', '.join(missing)} not installed: `make venv-dashboard` (make test installs it)")
-    browsers = [os.environ.get("TMDB_CHROMIUM"), "/usr/bin/chromium"]
-    browsers += [shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")]
-    if not any(b and os.path.isfile(b) and os.access(b, os.X_OK) for b in browsers):
-        reasons.append(
-            "no Chromium or Chrome: `apt-get install -y chromium` (Debian), or set TMDB_CHROMIUM to a"
-            " Chrome binary; never `playwright install`"
-        )
+    if browser.find_chromium() is None:
+        reasons.append(browser.INSTALL_HINT)
     return "; ".join(reasons) or None
 
 
