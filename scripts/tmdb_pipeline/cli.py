@@ -239,7 +239,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
                 "There is no warehouse to document yet: nothing has been built. Run `make run` first "
                 "(`make run SOURCE=sample` works offline), then `make docs`."
             )
-        docs_site.generate(workspace, project(), docs_dir)
+        docs_site.generate(workspace, project(), docs_dir, args.from_build)
         if args.no_serve:
             print(f"dbt docs: site written to {docs_dir}", flush=True)
             return 0
@@ -396,6 +396,13 @@ def parser() -> argparse.ArgumentParser:
     docs.add_argument("--docs-dir", type=Path, help="where the site is written (default target/docs)")
     docs.add_argument("--no-generate", action="store_true", help="serve the site already in --docs-dir")
     docs.add_argument("--no-serve", action="store_true", help="generate the site, then exit")
+    docs.add_argument(
+        "--from-build",
+        type=Path,
+        metavar="DIR",
+        help="the dbt target folder of the build just run: the site takes its manifest (the SQL it ran) and "
+        "compiles nothing",
+    )
 
     dashboard = add("dashboard", "serve the dashboard of the published marts on 127.0.0.1", cmd_dashboard)
     dashboard.add_argument("--port", type=int, default=8501, help="port (default 8501)")

@@ -56,7 +56,18 @@ def test_a_dag_run_builds_publishes_and_documents(sandbox: Sandbox, first_run: d
     assert sorted(published) == MART_MODELS
     assert published["mart_ml__movie_features"]["rows"] == 2000
     assert sorted(p.stem for p in latest.glob("*.parquet")) == MART_MODELS
-    assert (sandbox.render_dir / "docs" / "catalog.json").is_file()
+    site = sandbox.render_dir / "docs"
+    assert (site / "catalog.json").is_file()
+    # the site shows the producer's build: its own manifest, with the SQL each model ran
+    assert (site / "manifest.json").read_bytes() == (
+        sandbox.render_dir / "last-build" / "manifest.json"
+    ).read_bytes()
+    models = [
+        n
+        for n in json.loads((site / "manifest.json").read_text())["nodes"].values()
+        if n["resource_type"] == "model"
+    ]
+    assert models and all(node["compiled_code"] for node in models)
     stamp = json.loads((data_dir / ".last-green-build-duckdb.json").read_text())
     assert "forgotten" not in stamp and stamp["batches"], stamp
 

@@ -149,6 +149,53 @@ def test_docs_site_is_served_on_localhost_with_a_catalog_of_every_model(
         pass
 
 
+@pytest.mark.slow
+def test_a_site_from_the_build_just_run_has_its_manifest_and_compiles_nothing(
+    sample_warehouse: tuple[Path, Path],
+) -> None:
+    """`tmdb docs --from-build` (the Airflow DAG's docs task): the build's manifest, with the SQL it ran,
+    and a catalog of every model; dbt starts from the build's parse and compiles nothing again."""
+    tmp, data_dir = sample_warehouse
+    build_dir, docs_dir = tmp / "target", tmp / "site-from-build"
+    done = subprocess.run(
+        [*TMDB, "docs", "--no-serve", "--docs-dir", str(docs_dir), "--from-build", str(build_dir)],
+        cwd=REPO_ROOT,
+        # the build's target named as `tmdb run` names it (--target duckdb): dbt reuses a parse only for the
+        # same profile and target
+        env=_env(tmp, TMDB_DATA_DIR=str(data_dir), DBT_TARGET="duckdb"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert (docs_dir / "manifest.json").read_bytes() == (build_dir / "manifest.json").read_bytes()
+    manifest = json.loads((docs_dir / "manifest.json").read_text())
+    catalog = json.loads((docs_dir / "catalog.json").read_text())
+    models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
+    assert models and all(node["compiled_code"] for node in models)
+    assert not sorted({node["unique_id"] for node in models} - set(catalog["nodes"]))
+    assert (docs_dir / "index.html").is_file()
+    assert not (docs_dir / "compiled").exists(), "dbt compiled the project again"
+    assert "Unable to do partial parsing" not in done.stdout, done.stdout[-3000:]
+
+
+def test_from_a_folder_that_no_build_wrote_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "tmdb.duckdb").touch()
+    monkeypatch.setenv("TMDB_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("TMDB_DUCKDB_PATH", raising=False)
+    code = cli.main(
+        ["docs", "--no-serve", "--docs-dir", str(tmp_path / "site"), "--from-build", str(tmp_path / "empty")]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "has no manifest.json" in err
+    assert "--from-build" in err
+
+
 def _site(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in docs_site.SITE_FILES:

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 DAG_ID = "tmdb_warehouse"
 PROJECT_DIR = Path(os.environ.get("TMDB_PROJECT_DIR") or Path(__file__).resolve().parents[3])
 RENDER_DIR = Path(os.environ.get("TMDB_AIRFLOW_RENDER_DIR") or PROJECT_DIR / "target" / "orchestration")
+# What the producer's `dbt build` leaves for the docs task: its manifest and dbt's saved parse
+BUILD_DIR = RENDER_DIR / "last-build"
 POOL = os.environ.get("TMDB_AIRFLOW_POOL", "tmdb_warehouse")
 DBT_MODE = os.environ.get("TMDB_AIRFLOW_DBT_MODE", "watcher")
 KAGGLE_CONNECTION = "kaggle_default"
@@ -111,6 +114,20 @@ def _kaggle_env() -> dict[str, str]:
     return {"KAGGLE_USERNAME": connection.login, "KAGGLE_KEY": connection.password}
 
 
+def _keep_build_artifacts(project_dir: str, **_: Any) -> None:
+    """Cosmos's callback after the producer's `dbt build`, in the copy of the project it ran in (deleted
+    afterwards): keep the build's manifest and saved parse in BUILD_DIR, for the docs task."""
+    target = Path(project_dir) / RENDER["env"].get("DBT_TARGET_PATH", "target")
+    kept = BUILD_DIR.with_name(f".{BUILD_DIR.name}.tmp")
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.mkdir(parents=True)
+    for name in ("manifest.json", "partial_parse.msgpack"):
+        if (target / name).is_file():
+            shutil.copyfile(target / name, kept / name)
+    shutil.rmtree(BUILD_DIR, ignore_errors=True)
+    kept.rename(BUILD_DIR)
+
+
 def _dbt_task_group(render: dict[str, Any]) -> DbtTaskGroup:
     """The dbt project as tasks. watcher: one `dbt build` (the producer task, the only writer) whose node
     results drive one task per model, seed and snapshot and one test task per model."""
@@ -143,7 +160,7 @@ def _dbt_task_group(render: dict[str, Any]) -> DbtTaskGroup:
             execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=render["dbt_executable"],
-            **({"setup_operator_args": {"pool": POOL}} if watcher else {}),
+            **({"setup_operator_args": {"pool": POOL, "callback": _keep_build_artifacts}} if watcher else {}),
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_LS_FILE,
@@ -240,13 +257,14 @@ with DAG(
     @task(pool=POOL)
     def docs() -> str:
         """The dbt docs site of the warehouse just built (index.html, manifest.json, catalog.json) in
-        <render dir>/docs/, as `make docs` makes it; dbt keeps its parse there, so later runs do not parse
-        again."""
+        <render dir>/docs/: the build's own manifest (the SQL it ran) and a new catalog. In watcher mode dbt
+        starts from the build's parse and compiles nothing again; otherwise as `make docs` makes it."""
         site = str(RENDER_DIR / "docs")
-        # dbt's profile and target as Cosmos passes them (--profile tmdb --target duckdb): dbt keeps its
+        # dbt's profile and target as Cosmos passes them (--profile tmdb --target duckdb): dbt keeps an
         # earlier parse only when these match
         env = {"TMDB_DATA_DIR": _data_dir(), "DBT_PROFILE": "tmdb", "DBT_TARGET": "duckdb"}
-        run_step(["docs", "--no-serve", "--docs-dir", site], env=env, answer=False)
+        from_build = ["--from-build", str(BUILD_DIR)] if DBT_MODE == "watcher" else []
+        run_step(["docs", "--no-serve", "--docs-dir", site, *from_build], env=env, answer=False)
         return f"{site}/index.html"
 
     def _data_dir() -> str:

@@ -3,11 +3,16 @@
 `dbt docs generate` (with the packages handled) writes index.html, manifest.json and catalog.json into
 target/docs/; a small HTTP server then serves that folder on 127.0.0.1 until Ctrl-C. Port 0 picks a free
 port; the URL is printed once the server is listening.
+
+Right after a build (an orchestrator's docs step), `--from-build` gives the site that build's own manifest:
+the SQL it compiled and ran. dbt then compiles nothing (`docs generate --no-compile`, only the catalog) and
+starts from the build's saved parse, instead of parsing and compiling the whole project again.
 """
 
 from __future__ import annotations
 
 import functools
+import shutil
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,6 +22,9 @@ from tmdb_pipeline.warehouse import dbt, packages
 from tmdb_pipeline.workspace import Workspace
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
+# What a build leaves in its dbt target folder that the site reuses: its manifest, and dbt's saved parse.
+BUILD_MANIFEST = "manifest.json"
+BUILD_PARSE = "partial_parse.msgpack"
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -24,25 +32,46 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-def generate(workspace: Workspace, project: Project, docs_dir: Path) -> None:
-    """`dbt docs generate` into docs_dir, against the warehouse of this data folder."""
+def generate(workspace: Workspace, project: Project, docs_dir: Path, from_build: Path | None = None) -> None:
+    """`dbt docs generate` into docs_dir, against the warehouse of this data folder; with from_build (the
+    dbt target folder of the build just run), the site takes that build's manifest and compiles nothing."""
     if not workspace.warehouse.is_file():
         raise UserError(
             f"The warehouse {workspace.warehouse} does not exist yet, so there is no catalog to document. "
             "Run `make build` (or `make run`) first."
         )
+    args = ["docs", "generate", "--target-path", str(docs_dir)]
+    if from_build is not None:
+        _start_from_build(from_build, docs_dir)
+        args.append("--no-compile")
     available = packages.prepare(project)
     if not available.complete:
         print(f"dbt docs: dbt-expectations is not installed ({available.detail}); its tests are left out.")
-    code = dbt.run(
-        ["docs", "generate", "--target-path", str(docs_dir)], available, project, workspace.dbt_env()
-    )
+    code = dbt.run(args, available, project, workspace.dbt_env())
+    if code == 0 and from_build is not None:
+        shutil.copyfile(from_build / BUILD_MANIFEST, docs_dir / BUILD_MANIFEST)
     missing = missing_files(docs_dir)
     if code != 0 or missing:
         raise UserError(
             f"dbt docs generate failed (exit {code}; missing in {docs_dir}: "
             f"{', '.join(missing) or 'nothing'}). dbt's message is above."
         )
+
+
+def _start_from_build(build_dir: Path, docs_dir: Path) -> None:
+    """Check the build's folder, and put its saved parse where dbt looks for it (dbt parses anew when the
+    parse does not fit this project, profile and environment: slower, never wrong)."""
+    if not (build_dir / BUILD_MANIFEST).is_file():
+        raise UserError(
+            f"{build_dir} has no {BUILD_MANIFEST}: --from-build takes the dbt target folder of a build that "
+            "has run (its manifest.json). Leave the option out to compile the site from the project."
+        )
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    (docs_dir / BUILD_MANIFEST).unlink(
+        missing_ok=True
+    )  # a site of an earlier build must not outlive a failure
+    if (build_dir / BUILD_PARSE).is_file():
+        shutil.copyfile(build_dir / BUILD_PARSE, docs_dir / BUILD_PARSE)
 
 
 def missing_files(docs_dir: Path) -> list[str]:
