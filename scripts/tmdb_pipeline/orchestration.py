@@ -6,8 +6,10 @@ standard output is one JSON object (announcements go to standard error), so a ta
   tmdb get --source S --json   get the data; {"source", "kind", "path", "label"}: `source` is what
                                `tmdb stage --source` takes to stage the same data into the same data folder
   tmdb build-needed            after staging: whether `dbt build` would change anything, decided as `make run`
-                               decides (the build stamp); {"build_needed", "reason", "data_dir", ...}. When a
-                               build is needed the stamp is forgotten, as `make run` does before building.
+                               decides (the build stamp); {"build_needed", "reason", "data_dir", "dbt_env",
+                               ...}, dbt_env being the environment `make run` gives dbt for that data folder.
+                               When a build is needed the stamp is forgotten, as `make run` does before
+                               building.
   tmdb render-dbt --out DIR    what dbt will run, for the orchestrator to draw its graph before anything runs:
                                DIR/dbt_ls.json (`dbt ls` as JSON lines, the dbt-expectations tests left out
                                when their package is missing) and DIR/dbt_render.json (the project folder
@@ -32,7 +34,7 @@ from tmdb_pipeline.project import project
 from tmdb_pipeline.warehouse import dbt, packages, publish
 from tmdb_pipeline.warehouse.build_stamp import BuildStamp
 from tmdb_pipeline.warehouse.targets import for_name
-from tmdb_pipeline.workspace import DataRoot, Workspace
+from tmdb_pipeline.workspace import DBT_ENV_VARIABLES, DataRoot, Workspace
 
 # What `dbt ls` lists for the orchestrator: the keys Cosmos reads from a dbt ls file (LoadMode.DBT_LS_FILE).
 LS_KEYS = ("name", "unique_id", "resource_type", "depends_on", "original_file_path", "tags", "config",
@@ -65,6 +67,8 @@ def build_needed(target: str, announce: packages.Announce) -> dict[str, Any]:
         " left them",
         "data_dir": str(workspace.root),
         "warehouse": str(workspace.warehouse),
+        # the environment `make run` gives dbt for this data folder: an orchestrator's dbt gets the same
+        "dbt_env": workspace.dbt_env(),
         "packages": available.mode,
     }
 
@@ -131,6 +135,8 @@ def render_dbt(out: Path, announce: packages.Announce) -> dict[str, Any]:
         # dbt's log folder as the pipeline sets it; the target folder stays the project's own ("target"): an
         # orchestrator that runs dbt in a copy of the project (Cosmos) keeps dbt's parse of that copy apart
         "env": {"DBT_TARGET_PATH": "target", "DBT_LOG_PATH": str(current.log_dir)},
+        # and, each run, these of build-needed's "dbt_env": the data folder's paths, as `make run` sets them
+        "data_dir_env": list(DBT_ENV_VARIABLES),
         "ls_file": str(ls_file),
         "nodes": len(nodes),
     }

@@ -23,6 +23,11 @@ from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.landing_zone import existing_batches
 from tmdb_pipeline.project import project
 
+# What profiles.yml and the sources read, each a path of the data folder (Workspace.dbt_env): every dbt run
+# gets all of them, so a dbt parse saved by one run fits the next (dbt parses a file again when an env_var()
+# it read has another value, or was unset).
+DBT_ENV_VARIABLES = ("TMDB_DATA_DIR", "TMDB_LANDING_DIR", "TMDB_DUCKDB_PATH", "TMDB_SPARK_DIR")
+
 
 def _env_path(name: str) -> Path | None:
     """A path from the environment, absolute, as given (a link in it stays a link, named as it was set)."""
@@ -132,12 +137,8 @@ class Workspace:
 
     def dbt_env(self) -> dict[str, str]:
         """What profiles.yml and the sources read: every path of this folder, absolute."""
-        return {
-            "TMDB_DATA_DIR": str(self.root),
-            "TMDB_LANDING_DIR": str(self.landing),
-            "TMDB_DUCKDB_PATH": str(self.warehouse),
-            "TMDB_SPARK_DIR": str(self.spark_dir),
-        }
+        paths = (self.root, self.landing, self.warehouse, self.spark_dir)
+        return dict(zip(DBT_ENV_VARIABLES, map(str, paths), strict=True))
 
     def relative(self) -> str:
         """This folder as a person in the project folder would type it (data/sample)."""

@@ -68,6 +68,12 @@ def test_a_dag_run_builds_publishes_and_documents(sandbox: Sandbox, first_run: d
         if n["resource_type"] == "model"
     ]
     assert models and all(node["compiled_code"] for node in models)
+    # ... and its dbt started from the producer's parse (the same environment), parsing no file again. Of the
+    # project commands the DAG logs (run_step, in the DAG file), docs is the one that runs dbt.
+    log = Path(first_run["log"]).read_text().splitlines()
+    commands = [line for line in log if "tmdb_warehouse.py" in line]
+    assert [line for line in commands if "Running:" in line and " docs " in line]
+    assert not [line for line in commands if "partial pars" in line.lower()]
     stamp = json.loads((data_dir / ".last-green-build-duckdb.json").read_text())
     assert "forgotten" not in stamp and stamp["batches"], stamp
 

@@ -35,6 +35,13 @@ def test_get_data_then_stage_then_build_needed(sandbox: Sandbox) -> None:
     assert decided["build_needed"] is True
     assert decided["reason"] == "no green build is recorded for this warehouse"
     assert Path(decided["data_dir"]) == sandbox.data_root / "sample"
+    # what `make run` gives dbt for that folder, for an orchestrator's dbt to get the same
+    assert decided["dbt_env"] == {
+        "TMDB_DATA_DIR": decided["data_dir"],
+        "TMDB_LANDING_DIR": str(Path(decided["data_dir"]) / "landing"),
+        "TMDB_DUCKDB_PATH": str(sandbox.slot),  # the sandbox's TMDB_DUCKDB_PATH, kept as it was set
+        "TMDB_SPARK_DIR": str(Path(decided["data_dir"]) / "spark"),
+    }
     # nothing built yet: publish refuses, with a message and exit code 2, and writes nothing
     refused = sandbox.run("publish", warehouse=False)
     assert refused.returncode == 2 and "Nothing published" in refused.stderr

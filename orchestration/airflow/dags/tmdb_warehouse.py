@@ -52,8 +52,9 @@ BUILD_DIR = RENDER_DIR / "last-build"
 POOL = os.environ.get("TMDB_AIRFLOW_POOL", "tmdb_warehouse")
 DBT_MODE = os.environ.get("TMDB_AIRFLOW_DBT_MODE", "watcher")
 KAGGLE_CONNECTION = "kaggle_default"
-# The data folder the run works on, as build_needed found it (TMDB_DATA_DIR for every later step and for dbt).
-DATA_DIR = "{{ ti.xcom_pull(task_ids='build_needed', key='data_dir') }}"
+# The data folder the run works on is what build_needed found: its "data_dir" (TMDB_DATA_DIR for every later
+# step) and its "dbt_env", the environment `make run` gives dbt for that folder; one variable of it, for dbt:
+DBT_ENV = "{{ ti.xcom_pull(task_ids='build_needed', key='dbt_env')['%s'] }}"
 
 
 def project_command() -> list[str]:
@@ -132,7 +133,11 @@ def _dbt_task_group(render: dict[str, Any]) -> DbtTaskGroup:
     """The dbt project as tasks. watcher: one `dbt build` (the producer task, the only writer) whose node
     results drive one task per model, seed and snapshot and one test task per model."""
     watcher = DBT_MODE == "watcher"
-    env = {**render["env"], "TMDB_DATA_DIR": DATA_DIR}
+    # the data folder's paths as build_needed found them, each variable as `make run` sets it for dbt: the
+    # docs task's dbt then finds the build's parse fits (a variable set for one and not the other would
+    # make dbt parse the files that read it again)
+    data_env = render.get("data_dir_env", ["TMDB_DATA_DIR"])
+    env = {**render["env"], **{name: DBT_ENV % name for name in data_env}}
     operator_args: dict[str, Any] = {"env": env, "append_env": True, "install_deps": False}
     # Every dbt task is in the one-slot pool: one dbt invocation per node runs one at a time, and in watcher
     # mode a watcher task that finds no result of the producer runs dbt for its node itself (Cosmos's
@@ -241,6 +246,7 @@ with DAG(
         rule: build_stamp)."""
         answer = run_step(["build-needed"])
         get_current_context()["ti"].xcom_push(key="data_dir", value=answer["data_dir"])
+        get_current_context()["ti"].xcom_push(key="dbt_env", value=answer["dbt_env"])
         log.info("Build needed: %s (%s)", answer["build_needed"], answer["reason"])
         return bool(answer["build_needed"])
 
