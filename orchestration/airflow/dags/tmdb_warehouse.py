@@ -133,11 +133,13 @@ def _dbt_task_group(render: dict[str, Any]) -> DbtTaskGroup:
     """The dbt project as tasks. watcher: one `dbt build` (the producer task, the only writer) whose node
     results drive one task per model, seed and snapshot and one test task per model."""
     watcher = DBT_MODE == "watcher"
-    # the data folder's paths as build_needed found them, each variable as `make run` sets it for dbt: the
+    # The data folder's paths as build_needed found them, each variable as `make run` sets it for dbt: the
     # docs task's dbt then finds the build's parse fits (a variable set for one and not the other would
-    # make dbt parse the files that read it again)
+    # make dbt parse the files that read it again). Each is one XCom read when a task renders its fields:
+    # the watchers, which run dbt only as Cosmos's fallback, get the data folder alone (~100 tasks).
     data_env = render.get("data_dir_env", ["TMDB_DATA_DIR"])
-    env = {**render["env"], **{name: DBT_ENV % name for name in data_env}}
+    build_env = {**render["env"], **{name: DBT_ENV % name for name in data_env}}
+    env = {**render["env"], "TMDB_DATA_DIR": DBT_ENV % "TMDB_DATA_DIR"} if watcher else build_env
     operator_args: dict[str, Any] = {"env": env, "append_env": True, "install_deps": False}
     # Every dbt task is in the one-slot pool: one dbt invocation per node runs one at a time, and in watcher
     # mode a watcher task that finds no result of the producer runs dbt for its node itself (Cosmos's
@@ -165,7 +167,11 @@ def _dbt_task_group(render: dict[str, Any]) -> DbtTaskGroup:
             execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
             invocation_mode=InvocationMode.SUBPROCESS,
             dbt_executable_path=render["dbt_executable"],
-            **({"setup_operator_args": {"pool": POOL, "callback": _keep_build_artifacts}} if watcher else {}),
+            **(
+                {"setup_operator_args": {"pool": POOL, "env": build_env, "callback": _keep_build_artifacts}}
+                if watcher
+                else {}
+            ),
         ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_LS_FILE,
