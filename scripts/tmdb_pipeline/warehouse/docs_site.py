@@ -67,9 +67,8 @@ def _start_from_build(build_dir: Path, docs_dir: Path) -> None:
             "has run (its manifest.json). Leave the option out to compile the site from the project."
         )
     docs_dir.mkdir(parents=True, exist_ok=True)
-    (docs_dir / BUILD_MANIFEST).unlink(
-        missing_ok=True
-    )  # a site of an earlier build must not outlive a failure
+    # the manifest of an earlier build must not outlive a failure of this one
+    (docs_dir / BUILD_MANIFEST).unlink(missing_ok=True)
     if (build_dir / BUILD_PARSE).is_file():
         shutil.copyfile(build_dir / BUILD_PARSE, docs_dir / BUILD_PARSE)
 
