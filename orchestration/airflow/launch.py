@@ -52,6 +52,11 @@ def airflow_env_for(base: dict[str, str], port: int | None = None) -> dict[str, 
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         # Cosmos runs dbt in a copy of the project and keeps dbt's partial parse in its cache between runs
         "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
+        # How long the scheduler sleeps after a loop with nothing to do. Airflow's 1 s is up to a second
+        # between a task's end and the start of the tasks after it, at every step through the dbt graph;
+        # 0.25 s keeps most of the gain of 0.1 s (a run on the sample: 59 s, 49 s, 47 s) at a third of its
+        # idle CPU (4 % of a core instead of 12 %)
+        "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
         "SCARF_ANALYTICS": "false",
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",

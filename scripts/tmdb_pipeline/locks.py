@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,20 +27,14 @@ def exclusive(path: Path, *, what: str, advice: str) -> Iterator[None]:
     """
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+
+        def refuse() -> None:
             raise LockedError(
                 f"{what} is in use by another process ({_holder(fd)}): it holds the lock file {path}. "
                 f"{advice} The lock goes away by itself when that process ends: there is nothing to delete."
             ) from None
-        except OSError as exc:  # e.g. a network filesystem without locks
-            raise UserError(
-                f"Cannot lock {path} ({exc.strerror}): the pipeline needs a local folder that supports file "
-                "locks. Point the data folder (TMDB_DATA_ROOT, or TMDB_DATA_DIR) at one."
-            ) from exc
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, _describe_self().encode(), 0)
+
+        _take(fd, path, refuse)
         try:
             yield
         finally:
@@ -48,6 +42,41 @@ def exclusive(path: Path, *, what: str, advice: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def hold_across_exec(path: Path, *, what: str, announce: Callable[[str], None]) -> None:
+    """Take the lock file `path`, waiting for its holder if there is one, and keep it for the rest of this
+    process: the descriptor survives `exec`, so the program this process becomes holds the lock until it
+    ends. `announce` is told whom it waits for."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def wait() -> None:
+        announce(f"Waiting for {what}: {_holder(fd)} holds the lock file {path}.")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    try:
+        _take(fd, path, wait)
+    except BaseException:
+        os.close(fd)
+        raise
+    os.set_inheritable(fd, True)
+
+
+def _take(fd: int, path: Path, when_held: Callable[[], None]) -> None:
+    """Lock the open lock file `fd` and write this process into it. When another process holds it,
+    `when_held` either raises or waits for the lock."""
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            when_held()
+    except OSError as exc:  # e.g. a network filesystem without locks
+        raise UserError(
+            f"Cannot lock {path} ({exc.strerror}): the pipeline needs a local folder that supports file "
+            "locks. Point the data folder (TMDB_DATA_ROOT, or TMDB_DATA_DIR) at one."
+        ) from exc
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, _describe_self().encode(), 0)
 
 
 def _describe_self() -> str:

@@ -14,6 +14,8 @@ standard output is one JSON object (announcements go to standard error), so a ta
                                DIR/dbt_ls.json (`dbt ls` as JSON lines, the dbt-expectations tests left out
                                when their package is missing) and DIR/dbt_render.json (the project folder
                                dbt must run in, the dbt executable, the --exclude the build needs, dbt's env)
+                               and DIR/dbt-one-writer, the dbt executable for the orchestrator's tasks: dbt,
+                               one process at a time on a data folder (tmdb_pipeline.one_writer)
   tmdb record-build            after a green build run by the orchestrator: the stamp `make run` writes
   tmdb publish                 the marts of the last green build as Parquet (warehouse.publish); refuses
                                unless the warehouse is what that build left
@@ -25,7 +27,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,7 @@ LS_KEYS = ("name", "unique_id", "resource_type", "depends_on", "original_file_pa
            "freshness", "fqn")  # fmt: skip
 # Unit tests, exposures and analyses are not tasks of an orchestrator; dbt build still runs the unit tests.
 LS_RESOURCE_TYPES = ("model", "seed", "snapshot", "test", "source")
+ONE_WRITER_SCRIPT = "dbt-one-writer"
 
 
 def answer(payload: dict[str, Any]) -> int:
@@ -122,7 +127,8 @@ def render_dbt(out: Path, announce: packages.Announce) -> dict[str, Any]:
     render = {
         "project_dir": project_dir or str(current.root),
         "profiles_dir": str(current.root),
-        "dbt_executable": command[0],
+        # every dbt the orchestrator starts waits for the data folder's dbt lock first
+        "dbt_executable": str(_write_one_writer_script(out, command[0])),
         # what the build must leave out, as the pipeline leaves it out (dbt-expectations without its package)
         "exclude": [] if available.complete else [dbt.EXPECTATIONS_SELECTOR],
         "packages": available.mode,
@@ -143,6 +149,20 @@ def render_dbt(out: Path, announce: packages.Announce) -> dict[str, Any]:
     render_file = out / "dbt_render.json"
     _write(render_file, json.dumps(render, indent=1, sort_keys=True))
     return {"render_file": str(render_file), **render}
+
+
+def _write_one_writer_script(out: Path, dbt_executable: str) -> Path:
+    """out/dbt-one-writer: `dbt_executable`, one process at a time on the data folder in TMDB_DATA_DIR."""
+    script = out / ONE_WRITER_SCRIPT
+    command = shlex.join([sys.executable, "-m", "tmdb_pipeline.one_writer", dbt_executable])
+    _write(
+        script,
+        "#!/bin/sh\n"
+        "# Written by `tmdb render-dbt`: dbt, one process at a time on the warehouse of the data folder in\n"
+        f'# TMDB_DATA_DIR (tmdb_pipeline/one_writer.py)\nexec {command} "$@"\n',
+    )
+    script.chmod(0o755)
+    return script
 
 
 def _write(path: Path, text: str) -> None:

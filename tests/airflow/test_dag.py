@@ -89,15 +89,21 @@ def test_every_dbt_node_is_a_task(dagbag: Any, nodes: list[dict[str, Any]]) -> N
     assert {f"dbt.{name}.test" for name in tested} - task_ids == set()
 
 
-def test_one_writer_at_a_time(dagbag: Any) -> None:
-    """One `dbt build` (the producer) writes the warehouse; it and every task that may run dbt or open the
-    warehouse share a pool of one slot."""
+def test_one_writer_at_a_time(dagbag: Any, sandbox: Sandbox) -> None:
+    """One `dbt build` (the producer) writes the warehouse. It and the tasks after the dbt group that open the
+    warehouse share a pool of one slot; the per-node tasks read the producer's results beside one another,
+    and every dbt the DAG may start (the producer's, a per-node task's fallback) goes through render-dbt's
+    dbt-one-writer, which waits for the data folder's dbt lock."""
     dag = dagbag.dags["tmdb_warehouse"]
     producer = dag.get_task("dbt.dbt_producer_watcher")
     assert producer.base_cmd == ["build"]
-    writers = [t for t in dag.tasks if t.task_id.startswith("dbt.") and not t.task_id.endswith("_done")]
-    writers += [dag.get_task(name) for name in ("record_build", "publish", "docs")]
-    assert {t.pool for t in writers} == {"tmdb_warehouse"}
     assert [t.task_id for t in dag.tasks if t.task_type.startswith("Dbt") and "Producer" in t.task_type] == [
         "dbt.dbt_producer_watcher"
     ]
+    writers = [producer] + [dag.get_task(name) for name in ("record_build", "publish", "docs")]
+    assert {t.pool for t in writers} == {"tmdb_warehouse"}
+    dbt_tasks = [t for t in dag.tasks if t.task_type.startswith("Dbt")]
+    one_writer = str(sandbox.render_dir / "dbt-one-writer")
+    assert {t.dbt_executable_path for t in dbt_tasks} == {one_writer}
+    watchers = [t for t in dbt_tasks if t is not producer]
+    assert len(watchers) > 90 and "tmdb_warehouse" not in {t.pool for t in watchers}

@@ -16,8 +16,9 @@ DAG processor and workers:
                            (default: <project>/target/orchestration)
   TMDB_AIRFLOW_SCHEDULE    the schedule (default: @daily); "none" for manual runs only
   TMDB_AIRFLOW_SOURCE      the default of the `source` param (default: auto)
-  TMDB_AIRFLOW_POOL        the pool of the tasks that run dbt or open the warehouse (default: tmdb_warehouse,
-                           1 slot)
+  TMDB_AIRFLOW_POOL        the pool of the producer's `dbt build` and of the tasks after it that open the
+                           warehouse (default: tmdb_warehouse, 1 slot); every dbt the DAG starts also waits
+                           for the data folder's dbt lock (render-dbt's dbt-one-writer)
   TMDB_AIRFLOW_DBT_MODE    watcher (default: one `dbt build`, watched node by node), build or after_each (one
                            dbt invocation per node, in the pool), for measurement (docs/airflow.md)
 
@@ -141,16 +142,17 @@ def _dbt_task_group(render: dict[str, Any]) -> DbtTaskGroup:
     build_env = {**render["env"], **{name: DBT_ENV % name for name in data_env}}
     env = {**render["env"], "TMDB_DATA_DIR": DBT_ENV % "TMDB_DATA_DIR"} if watcher else build_env
     operator_args: dict[str, Any] = {"env": env, "append_env": True, "install_deps": False}
-    # Every dbt task is in the one-slot pool: one dbt invocation per node runs one at a time, and in watcher
-    # mode a watcher task that finds no result of the producer runs dbt for its node itself (Cosmos's
-    # fallback).
-    operator_args["pool"] = POOL
     if watcher:
         # The watchers start when the producer has finished (see _watch_after_producer): by then every
-        # result is in XCom, so the first poke answers, without deferring.
+        # result is in XCom, so the first poke answers, without deferring. They read and run beside one
+        # another, outside the one-slot pool (in it, each waited a scheduler loop: ~1 s a task, 100 tasks);
+        # the dbt one of them may run as Cosmos's fallback waits for the data folder's dbt lock first
+        # (render["dbt_executable"] is render-dbt's dbt-one-writer).
         operator_args.update(deferrable=False, poke_interval=2, should_store_compiled_sql=False)
-    elif render["exclude"]:
-        operator_args["exclude"] = " ".join(render["exclude"])
+    else:
+        operator_args["pool"] = POOL  # one dbt invocation per node: one at a time
+        if render["exclude"]:
+            operator_args["exclude"] = " ".join(render["exclude"])
     group = DbtTaskGroup(
         group_id="dbt",
         project_config=ProjectConfig(
