@@ -48,7 +48,12 @@ def hold_across_exec(path: Path, *, what: str, announce: Callable[[str], None]) 
     """Take the lock file `path`, waiting for its holder if there is one, and keep it for the rest of this
     process: the descriptor survives `exec`, so the program this process becomes holds the lock until it
     ends. `announce` is told whom it waits for."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise UserError(
+            f"Cannot create the lock file {path} ({exc.strerror}): its folder must be writable."
+        ) from exc
 
     def wait() -> None:
         announce(f"Waiting for {what}: {_holder(fd)} holds the lock file {path}.")

@@ -24,10 +24,6 @@ from tmdb_pipeline.errors import UserError
 LOCK_NAME = ".dbt.lock"
 
 
-def lock_file(data_dir: Path) -> Path:
-    return data_dir / LOCK_NAME
-
-
 def exec_dbt(dbt: str, args: Sequence[str]) -> NoReturn:
     """Wait for the dbt lock of the data folder in TMDB_DATA_DIR, then become `dbt args...`."""
     data_dir = os.environ.get("TMDB_DATA_DIR")
@@ -38,28 +34,27 @@ def exec_dbt(dbt: str, args: Sequence[str]) -> NoReturn:
             "time, and the lock is in that folder. The DAG sets it from build_needed's answer."
         )
     locks.hold_across_exec(
-        lock_file(Path(data_dir)),
+        Path(data_dir) / LOCK_NAME,
         what=f"the warehouse of {data_dir} (one dbt at a time)",
         announce=lambda message: print(message, file=sys.stderr, flush=True),
     )
-    os.execv(dbt, [dbt, *args])
+    try:
+        os.execv(dbt, [dbt, *args])
+    except OSError as exc:  # the dbt executable is missing or not executable
+        raise UserError(
+            f"Cannot run {dbt} ({exc.strerror}): run `make venv`, then `tmdb render-dbt`."
+        ) from exc
 
 
 def main(argv: Sequence[str]) -> int:
     if not argv:
-        print(f"usage: python -m {__spec__.name} <dbt executable> [dbt arguments]", file=sys.stderr)
+        print("usage: python -m tmdb_pipeline.one_writer <dbt executable> [dbt arguments]", file=sys.stderr)
         return 2
     try:
         exec_dbt(argv[0], argv[1:])
     except UserError as exc:
         print(exc, file=sys.stderr)
         return exc.exit_code
-    except OSError as exc:  # the dbt executable is missing or not executable
-        print(
-            f"Cannot run {argv[0]} ({exc.strerror}): run `make venv`, then `tmdb render-dbt`.",
-            file=sys.stderr,
-        )
-        return 2
 
 
 if __name__ == "__main__":

@@ -113,8 +113,12 @@ def test_the_orchestrators_dbt_waits_for_the_data_folders_dbt_lock_and_holds_it(
     assert ran["held"] is True and ran["started"] >= released and ran["args"] == ["test"]
 
 
-def test_the_orchestrators_dbt_needs_a_data_folder(tmp_path: Path) -> None:
+def test_the_orchestrators_dbt_needs_a_data_folder_and_dbt(tmp_path: Path) -> None:
     missing = one_writer(tmp_path / "nowhere", tmp_path / "dbt", "build")
     _, err = missing.communicate(timeout=60)
     assert missing.returncode == 2
     assert err.startswith(f"TMDB_DATA_DIR is {tmp_path / 'nowhere'}, not a folder"), err
+    no_dbt = one_writer(tmp_path, tmp_path / "dbt", "build")
+    _, err = no_dbt.communicate(timeout=60)
+    assert no_dbt.returncode == 2
+    assert err.startswith(f"Cannot run {tmp_path / 'dbt'} (No such file or directory): run `make venv`"), err
