@@ -84,9 +84,6 @@ def _init_worker(counter: Any) -> None:
         counter.value += 1
 
 
-_shared_work: Work | None = None  # inherited by forked workers, whose tasks are then index ranges
-
-
 def process(work: Work, workers: int, progress: bool | None) -> Tally:
     global _shared_work
     stats = Tally()
