@@ -3,7 +3,9 @@
 #
 #   docker build -t localhost/tmdb-warehouse .                          `tmdb` + the dashboard (the default)
 #   docker build --target spark -t localhost/tmdb-warehouse-spark .     the same + Java 17 and the spark extra
-#   docker build --target airflow -t localhost/tmdb-warehouse-airflow . Airflow standalone with the DAG
+#   docker build --target airflow -t localhost/tmdb-warehouse-airflow . Airflow 3 and Cosmos with the DAG
+#   docker build --target postgres -t localhost/tmdb-postgres .         PostgreSQL from Debian's package, for
+#                                                                        where the official image cannot be pulled
 #
 # Every Python package comes from the hashed lock files (requirements/*.txt, orchestration/airflow/
 # requirements.lock), as `make` installs them. The dbt project sits read-only at /app; everything the
@@ -28,7 +30,8 @@ RUN useradd --uid "${UID}" --user-group --create-home --shell /bin/bash tmdb \
 
 # ---- venv: the project's venv, from the lock files (EXTRAS: which extras' lock files on top of the base) --
 FROM python-base AS venv
-ARG EXTRAS="dashboard"
+# ml: `tmdb run` trains the box-office model after publishing, in the container as on a checkout
+ARG EXTRAS="dashboard ml"
 COPY requirements/ /src/requirements/
 # pip trusts the build host's CA bundle when one is handed over as the secret pip_cert (a TLS-inspecting
 # proxy); without it the mount is empty and pip uses its own. The secret never enters a layer.
@@ -80,6 +83,7 @@ FROM python-base AS runtime
 ENV PATH=/opt/venv/bin:${PATH} \
     TMDB_PROJECT_DIR=/app \
     TMDB_DATA_ROOT=/data \
+    TMDB_RUN_ORIGIN=container \
     KAGGLEHUB_CACHE=/data/kagglehub-cache \
     DBT_TARGET_PATH=/data/dbt/target \
     DBT_LOG_PATH=/data/dbt/logs \
@@ -110,7 +114,10 @@ USER tmdb
 # The summary and the exit code are those of `make run TARGET=spark`.
 CMD ["tmdb", "run", "--target", "spark"]
 
-# ---- airflow: `airflow standalone` with the tmdb_warehouse DAG; its tasks call `tmdb` from /opt/venv -------
+# ---- airflow: Airflow 3 and Cosmos with the tmdb_warehouse DAG; its tasks call `tmdb` from /opt/venv ---------
+# One image for every Airflow service of compose.yaml (api-server, scheduler, DAG processor, the one-shot
+# init), each started through launch.py, which sets the environment the DAG reads. /secrets is where the
+# compose stack keeps the passwords it generates on first start (a volume): never a file of the image.
 FROM runtime AS airflow
 COPY --from=venv /opt/venv/ /opt/venv/
 COPY --from=airflow-venv /opt/airflow-venv/ /opt/airflow-venv/
@@ -123,12 +130,35 @@ ENV AIRFLOW_HOME=/airflow \
     TMDB_PROJECT_PYTHON=/opt/venv/bin/python \
     TMDB_AIRFLOW_HOST=0.0.0.0 \
     TMDB_SKIP_DBT_DEPS=1
-RUN mkdir -p /airflow && chown tmdb:tmdb /airflow
+RUN mkdir -p /airflow /secrets && chown tmdb:tmdb /airflow /secrets && chmod 700 /secrets
 USER tmdb
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=5 \
     CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/api/v2/monitor/health', timeout=4)"]
 CMD ["/opt/airflow-venv/bin/python", "/app/orchestration/airflow/launch.py", "standalone", "--port", "8080"]
+
+# ---- postgres: Airflow's metadata database from Debian's postgresql package -----------------------------
+# compose.yaml runs the official postgres image by default (POSTGRES_IMAGE); this one stands in for it where
+# no registry can be reached, built on the same BASE_IMAGE as the others. Its entrypoint keeps the part of
+# the official image's interface compose.yaml uses (POSTGRES_USER, POSTGRES_DB, POSTGRES_PASSWORD_FILE,
+# PGDATA at /var/lib/postgresql/data), so the two are interchangeable.
+FROM ${BASE_IMAGE} AS postgres
+# Debian makes a cluster when the package is installed; the entrypoint makes one in the volume instead
+RUN mkdir -p /etc/postgresql-common/createcluster.d \
+    && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/tmdb.conf \
+    && apt-get update \
+    && apt-get install -y --no-install-recommends postgresql \
+    && rm -rf /var/lib/apt/lists/* \
+    && ln -s /usr/lib/postgresql/*/bin /usr/local/lib/postgresql-bin
+COPY orchestration/postgres/entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENV PATH=/usr/local/lib/postgresql-bin:${PATH} \
+    PGDATA=/var/lib/postgresql/data \
+    LANG=C.UTF-8
+# the official image's choice: SIGINT is PostgreSQL's fast shutdown (SIGTERM waits for every client)
+STOPSIGNAL SIGINT
+EXPOSE 5432
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
+CMD ["postgres"]
 
 # ---- app (the default): `tmdb` and the dashboard ----------------------------------------------------------
 FROM runtime AS app

@@ -1,6 +1,7 @@
 # Every command a contributor, CI (.ci/run) and the GitHub workflows run goes through these targets. Each one
-# calls the project's one command, `tmdb`, which the first target to need it installs into .venv (the package,
-# editable, with its dependencies at the exact versions and hashes of requirements/*.txt).
+# calls the project's one command, `tmdb`, or the contributors' tooling (`python -m tmdb_devtools`), both of
+# which the first target to need them installs into .venv (the package, editable, with its dependencies at the
+# exact versions and hashes of requirements/*.txt).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -9,6 +10,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 TMDB := $(BIN)/tmdb
+# The contributors' tooling (gates, benchmark): scripts/tmdb_devtools, importable from the editable install,
+# not part of the package's wheel.
+DEVTOOLS := $(PY) -m tmdb_devtools
 # Where the data comes from: auto (Kaggle when credentials are found, else the sample), sample, kaggle, or a folder.
 SOURCE ?= auto
 # dbt target: duckdb (default), spark (in-process) or spark-thrift (a Spark Thrift server: make spark-cluster).
@@ -16,10 +20,17 @@ TARGET ?= duckdb
 DOCS_PORT ?= 8080
 # `make dashboard` serves the dashboard on 127.0.0.1:$(DASHBOARD_PORT).
 DASHBOARD_PORT ?= 8501
-# Gates `make test` leaves out, comma-separated: CI's main job sets SKIP_GATES=spark and runs
-# `make test-spark` as a job of its own.
+# Gates `make test` leaves out, comma-separated: CI's main job sets SKIP_GATES=spark,airflow,containers and
+# runs those as jobs of their own. WITH_GATES adds opt-in gates (spark-cluster), as .ci/run does.
 SKIP_GATES ?=
+WITH_GATES ?=
 BENCH_ARGS ?=
+FIGURES_ARGS ?=
+# `make ml-report`: the folder of the real-data sample whose model card docs/ml.md shows.
+REAL_SAMPLE ?=
+# `make faults`: the fault campaign's options (python -m tmdb_devtools faults --help), e.g. --count 20 --seed 7
+FAULTS_ARGS ?=
+GROWTH_ARGS ?=
 comma := ,
 skipped = $(filter $(1),$(subst $(comma), ,$(SKIP_GATES)))
 # Airflow lives in a venv of its own (Airflow and dbt do not share one), see the Airflow section at the end;
@@ -30,14 +41,15 @@ CONTAINERS_VENV ?= .venv-containers
 # The extras a target needs on top of the base install: Spark for TARGET=spark and for the spark gate.
 TARGET_EXTRAS := $(if $(filter spark,$(TARGET)),$(BIN)/.installed-spark)
 TARGET_EXTRAS += $(if $(filter spark-thrift,$(TARGET)),$(BIN)/.installed-spark-thrift)
-TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(if $(call skipped,spark),,$(BIN)/.installed-spark) \
+TEST_EXTRAS := $(BIN)/.installed-dev $(BIN)/.installed-bench $(BIN)/.installed-ml $(if $(call skipped,spark),,$(BIN)/.installed-spark) \
 	$(if $(call skipped,dashboard),,$(BIN)/.installed-dashboard) \
 	$(if $(call skipped,airflow),,$(AIRFLOW_VENV)/.requirements-installed) \
-	$(if $(call skipped,containers),,$(CONTAINERS_VENV)/.requirements-installed)
+	$(if $(call skipped,containers),,$(CONTAINERS_VENV)/.requirements-installed) \
+	$(if $(filter spark-cluster,$(subst $(comma), ,$(WITH_GATES))),$(BIN)/.installed-spark $(BIN)/.installed-spark-thrift)
 
-.PHONY: help venv venv-dev venv-spark venv-bench venv-dashboard lock run stage build test test-spark lint docs \
-	dashboard screenshots hooks bench clean airflow-venv airflow airflow-test test-airflow airflow-lock \
-	containers-venv test-containers containers-lock venv-spark-thrift spark-cluster spark-cluster-stop \
+.PHONY: help venv venv-dev venv-spark venv-bench venv-dashboard venv-ml lock run ml ml-report stage build test test-spark lint docs \
+	dashboard screenshots hooks bench bench-growth figures clean airflow-venv airflow airflow-test test-airflow airflow-lock \
+	containers-venv test-containers containers-lock faults venv-spark-thrift spark-cluster spark-cluster-stop \
 	test-spark-cluster
 
 help: ## List the targets
@@ -62,17 +74,24 @@ venv-dev: $(BIN)/.installed-dev ## Add the gates' tools (sqlfluff, ruff, pytest,
 venv-spark: $(BIN)/.installed-spark ## Add the Spark target (pyspark, dbt-spark; ~630 MB; needs Java 17)
 venv-bench: $(BIN)/.installed-bench ## Add the benchmark's pandas and psutil
 venv-dashboard: $(BIN)/.installed-dashboard ## Add the dashboard's Streamlit and Altair
+venv-ml: $(BIN)/.installed-ml ## Add the ML step's scikit-learn and MLflow
 
 lock: $(BIN)/.installed-dev ## Re-resolve every dependency (uv.lock) and export requirements/*.txt from it
 	UV_SYSTEM_CERTS=1 $(BIN)/uv lock
 	UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --only-group pip --no-header --no-annotate -o requirements/pip.txt
-	for set in base dev spark spark-thrift bench dashboard; do \
+	for set in base dev spark spark-thrift bench dashboard ml; do \
 	  UV_SYSTEM_CERTS=1 $(BIN)/uv export --quiet --frozen --no-emit-project --no-dev --group build \
 	    $$([ $$set = base ] || echo --extra $$set) --no-header --no-annotate -o requirements/$$set.txt || exit 1; \
 	done
 
-run: venv $(TARGET_EXTRAS) ## Stage the data (SOURCE=...) and build + test the warehouse (TARGET=...), then print a summary
+run: venv $(BIN)/.installed-ml $(TARGET_EXTRAS) ## Stage the data (SOURCE=...), build + test the warehouse (TARGET=...), publish, train the model; print a summary
 	$(TMDB) run --source "$(SOURCE)" --target "$(TARGET)"
+
+ml: venv $(BIN)/.installed-ml ## Train the box-office model on the published marts again (docs/ml.md)
+	$(TMDB) ml
+
+ml-report: venv $(BIN)/.installed-dev $(BIN)/.installed-ml ## Run the pipeline on REAL_SAMPLE, keep its model card in docs/results/ml-real-sample.json, render docs/ml.md
+	$(DEVTOOLS) ml-report --source "$(REAL_SAMPLE)"
 
 stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it into the landing zone
 	$(TMDB) stage --source "$(SOURCE)"
@@ -80,14 +99,14 @@ stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it in
 build: venv $(TARGET_EXTRAS) ## dbt build (every model, snapshot, seed, test) on what was staged last
 	$(TMDB) build --target "$(TARGET)"
 
-test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, airflow, containers, spark (SKIP_GATES=...)
-	$(TMDB) test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)")
+test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, faults; spark, airflow, containers beside them (SKIP_GATES=..., WITH_GATES=...)
+	$(DEVTOOLS) test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)") $(if $(WITH_GATES),--with "$(WITH_GATES)")
 
 test-spark: venv $(BIN)/.installed-dev $(BIN)/.installed-spark ## The spark gate alone: the models built on DuckDB and Spark, compared
-	$(TMDB) test --only spark
+	$(DEVTOOLS) test --only spark
 
 lint: venv $(BIN)/.installed-dev ## The static gates only (sqlfluff, ruff, conventions, workflows)
-	$(TMDB) test --only static
+	$(DEVTOOLS) test --only static
 
 docs: venv ## Generate the dbt docs and serve them on localhost:$(DOCS_PORT)
 	$(TMDB) docs --port "$(DOCS_PORT)"
@@ -103,8 +122,16 @@ screenshots: venv $(BIN)/.installed-dev $(BIN)/.installed-dashboard ## Browser t
 hooks: venv $(BIN)/.installed-dev ## Install the pre-commit git hook
 	$(BIN)/pre-commit install
 
-bench: venv $(BIN)/.installed-bench ## Full-size benchmark; writes docs/performance.{md,json} (BENCH_ARGS=...)
-	$(TMDB) bench $(BENCH_ARGS)
+faults: venv $(BIN)/.installed-dev ## Fault campaign: 100 random faults over whole runs, invariants checked; writes docs/results/faults.json (FAULTS_ARGS=...)
+	$(DEVTOOLS) faults $(FAULTS_ARGS)
+
+bench: venv $(BIN)/.installed-bench $(BIN)/.installed-ml ## Full-size benchmark; writes docs/performance.json and renders the docs' figures (BENCH_ARGS=...)
+	$(DEVTOOLS) bench $(BENCH_ARGS)
+
+figures: venv ## Render the docs' measured figures from the results files (FIGURES_ARGS=--check: exit 1 when stale)
+	$(DEVTOOLS) figures $(FIGURES_ARGS)
+bench-growth: venv $(BIN)/.installed-bench $(BIN)/.installed-dev $(BIN)/.installed-dashboard airflow-venv ## make run at 0.25x, 1x, 2x, 4x the full dataset; writes docs/results/growth.json and docs/images/growth.png (GROWTH_ARGS=...)
+	$(DEVTOOLS) bench-growth $(GROWTH_ARGS)
 
 # --- Airflow: the tmdb_warehouse DAG (orchestration/airflow/, docs/airflow.md) ---------------------------------
 # Its own venv from a hashed lock file; its tasks call `tmdb` from .venv.
@@ -128,7 +155,7 @@ airflow-test: venv airflow-venv ## One run of the DAG end to end on the sample, 
 	$(AIRFLOW_ENV) $(AIRFLOW_PY) orchestration/airflow/launch.py test --source sample
 
 test-airflow: venv $(BIN)/.installed-dev airflow-venv ## The airflow gate alone: tests/airflow (DAG shape, runs, failure, UI screenshot)
-	$(TMDB) test --only airflow
+	$(DEVTOOLS) test --only airflow
 
 airflow-lock: ## Recompile orchestration/airflow/requirements.lock from requirements.in (needs PyPI)
 	@test -x $(AIRFLOW_VENV)-lock/bin/uv || ($(PYTHON) -m venv $(AIRFLOW_VENV)-lock && $(AIRFLOW_VENV)-lock/bin/pip install --quiet uv==0.13.8)
@@ -148,7 +175,7 @@ $(CONTAINERS_VENV)/.requirements-installed: $(CONTAINERS_LOCK) requirements/pip.
 containers-venv: $(CONTAINERS_VENV)/.requirements-installed ## Create .venv-containers (podman-compose, pinned with hashes)
 
 test-containers: venv $(BIN)/.installed-dev containers-venv ## The containers gate alone: build the image, run the pipeline and dashboard in it, scan it
-	$(TMDB) test --only containers
+	$(DEVTOOLS) test --only containers
 
 containers-lock: venv $(BIN)/.installed-dev ## Recompile tests/containers/requirements.lock from requirements.in (needs PyPI)
 	UV_SYSTEM_CERTS=1 $(BIN)/uv pip compile tests/containers/requirements.in --generate-hashes \
@@ -167,7 +194,7 @@ spark-cluster-stop: venv ## Stop the local Spark cluster (only the processes `ma
 	$(TMDB) spark-cluster stop
 
 test-spark-cluster: venv $(BIN)/.installed-dev $(CLUSTER_EXTRAS) ## Cluster builds vs DuckDB, a worker and the Thrift server lost mid-build
-	$(TMDB) test --only spark-cluster
+	$(DEVTOOLS) test --only spark-cluster
 
 clean: ## Remove build output and the data folders (landing zones, warehouses)
 	rm -rf target logs dbt_packages .dbt_offline data

@@ -21,6 +21,8 @@ PAGES = (
     ("countries.py", "Countries and languages"),
     ("series.py", "Series"),
     ("quality.py", "Data quality"),
+    ("model.py", "Model"),
+    ("health.py", "Pipeline health"),
 )
 
 

@@ -30,6 +30,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # data/current: the data folder staged last (TMDB_DATA_ROOT moves data/, as for the pipeline)
 DEFAULT_PUBLISH_DIR = Path(os.environ.get("TMDB_DATA_ROOT", REPO_ROOT / "data")) / "current" / "publish"
 MANIFEST = "manifest.json"
+HISTORY = "history"  # the run history's published snapshots, beside the versions
 TMDB_URL = "https://www.themoviedb.org"
 
 
@@ -101,6 +102,75 @@ class Published:
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         frame = self.query(sql, params)
         return None if frame.empty else frame.iat[0, 0]
+
+    def history(self) -> RunHistory | None:
+        """The run history published beside the marts (`<publish>/history/latest/`), or None if no run was
+        recorded yet (tmdb_pipeline.monitoring)."""
+        latest = self.folder.parent / HISTORY / "latest"
+        if not (latest / "invocations.parquet").is_file():
+            return None
+        return RunHistory(latest.resolve())
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """One published snapshot of the run history: `{invocations}`, `{node_results}`, ... in a query."""
+
+    folder: Path
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        # a snapshot never changes once published: its folder name is the cache key
+        return _query(str(self.folder), self.folder.name, sql, tuple(params))
+
+
+class NoModel(Exception):
+    """No box-office model published beside the marts (or its card cannot be read)."""
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """The box-office model published beside the marts (`<data dir>/ml/<version>/`, `tmdb ml`)."""
+
+    folder: Path
+    card: Mapping[str, Any]
+
+    def predictions(self) -> pd.DataFrame:
+        return _predictions(str(self.folder / "predictions.parquet"), str(self.card.get("version")))
+
+
+def model_dir() -> Path:
+    """`<data dir>/ml`: TMDB_ML_DIR, else the sibling of the publish folder the dashboard reads."""
+    if os.environ.get("TMDB_ML_DIR"):
+        return Path(os.environ["TMDB_ML_DIR"]).expanduser()
+    folder = publish_dir()
+    data_dir = folder.parent.parent if (folder / MANIFEST).is_file() else folder.parent
+    return data_dir / "ml"
+
+
+def open_model() -> PublishedModel:
+    """The model `latest` points at, resolved once for this load (raises NoModel)."""
+    folder = model_dir() / "latest"
+    card = folder / "model_card.json"
+    if not card.is_file() or not (folder / "predictions.parquet").is_file():
+        raise NoModel(str(model_dir()))
+    version = folder.resolve()
+    try:
+        return PublishedModel(version, _model_card(str(version)))
+    except (OSError, ValueError) as error:
+        raise NoModel(f"{card}: {error}") from None
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _model_card(folder: str) -> dict[str, Any]:
+    return json.loads((Path(folder) / "model_card.json").read_text(encoding="utf-8"))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _predictions(path: str, version: str) -> pd.DataFrame:
+    with duckdb.connect() as con:
+        return con.execute(
+            "select * exclude (title_key) from read_parquet(?) where split = 'test'", [path]
+        ).df()
 
 
 def open_published() -> Published:

@@ -14,7 +14,8 @@
     rewriting the table costs as much as rebuilding it. -#}
 
 {#- Pre-hook of an incremental model of titles (the unnested intermediate models; dim_titles, fct_titles,
-    fct_series_seasons and the bridges in core; mart_ml__movie_features): deletes the rows of the titles it is about to re-derive. A
+    fct_series_seasons and the bridges in core, configured once in dbt_project.yml; mart_ml__movie_features):
+    deletes the rows of the titles it is about to re-derive. A
     table built before it was incremental has no batch_id: it is named, with the one command that rebuilds
     it. -#}
 {% macro delete_titles_since_last_run(titles) -%}

@@ -4,41 +4,10 @@ with titles as (
 
 ),
 
-name_counts as (
-
-    select
-        collection_id,
-        collection_name,
-        count(*) as occurrences
-    from titles
-    where collection_id is not null
-    group by collection_id, collection_name
-
-),
-
-ranked_names as (
-
-    -- the most frequent name of a collection id wins
-    select
-        *,
-        row_number() over (
-            partition by collection_id
-            order by
-                case when collection_name is null then 1 else 0 end asc,
-                occurrences desc,
-                collection_name asc
-        ) as name_rank
-    from name_counts
-
-),
-
 known_collections as (
 
-    select
-        collection_id,
-        coalesce(collection_name, 'Unknown') as collection_name
-    from ranked_names
-    where name_rank = 1
+    -- the most frequent name of a collection id wins
+    {{ most_frequent_description('titles', 'collection_id', 'collection_name') }}
 
 ),
 

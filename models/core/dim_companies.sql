@@ -4,47 +4,11 @@ with title_companies as (
 
 ),
 
-attribute_counts as (
-
-    select
-        company_id,
-        company_name,
-        origin_country_code,
-        logo_path,
-        count(*) as occurrences
-    from title_companies
-    where company_id is not null
-    group by company_id, company_name, origin_country_code, logo_path
-
-),
-
-ranked_attributes as (
-
-    -- one company id may be described differently across documents: the most frequent description wins
-    select
-        *,
-        row_number() over (
-            partition by company_id
-            order by
-                case when company_name is null then 1 else 0 end asc,
-                occurrences desc,
-                company_name asc,
-                origin_country_code asc,
-                logo_path asc
-        ) as attribute_rank
-    from attribute_counts
-
-),
-
 known_companies as (
 
-    select
-        company_id,
-        coalesce(company_name, 'Unknown') as company_name,
-        origin_country_code,
-        logo_path
-    from ranked_attributes
-    where attribute_rank = 1
+    {{ most_frequent_description(
+        'title_companies', 'company_id', 'company_name', ['origin_country_code', 'logo_path']
+    ) }}
 
 ),
 

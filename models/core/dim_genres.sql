@@ -4,41 +4,10 @@ with title_genres as (
 
 ),
 
-name_counts as (
-
-    select
-        genre_id,
-        genre_name,
-        count(*) as occurrences
-    from title_genres
-    where genre_id is not null
-    group by genre_id, genre_name
-
-),
-
-ranked_names as (
-
-    -- TMDB may name one genre id differently across documents: the most frequent name wins
-    select
-        *,
-        row_number() over (
-            partition by genre_id
-            order by
-                case when genre_name is null then 1 else 0 end asc,
-                occurrences desc,
-                genre_name asc
-        ) as name_rank
-    from name_counts
-
-),
-
 known_genres as (
 
-    select
-        genre_id,
-        coalesce(genre_name, 'Unknown') as genre_name
-    from ranked_names
-    where name_rank = 1
+    -- TMDB may name one genre id differently across documents: the most frequent name wins
+    {{ most_frequent_description('title_genres', 'genre_id', 'genre_name') }}
 
 ),
 

@@ -4,47 +4,11 @@ with series_networks as (
 
 ),
 
-attribute_counts as (
-
-    select
-        network_id,
-        network_name,
-        origin_country_code,
-        logo_path,
-        count(*) as occurrences
-    from series_networks
-    where network_id is not null
-    group by network_id, network_name, origin_country_code, logo_path
-
-),
-
-ranked_attributes as (
-
-    -- one network id may be described differently across documents: the most frequent description wins
-    select
-        *,
-        row_number() over (
-            partition by network_id
-            order by
-                case when network_name is null then 1 else 0 end asc,
-                occurrences desc,
-                network_name asc,
-                origin_country_code asc,
-                logo_path asc
-        ) as attribute_rank
-    from attribute_counts
-
-),
-
 known_networks as (
 
-    select
-        network_id,
-        coalesce(network_name, 'Unknown') as network_name,
-        origin_country_code,
-        logo_path
-    from ranked_attributes
-    where attribute_rank = 1
+    {{ most_frequent_description(
+        'series_networks', 'network_id', 'network_name', ['origin_country_code', 'logo_path']
+    ) }}
 
 ),
 

@@ -1,8 +1,4 @@
-{{
-    config(
-        pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}",
-    )
-}}
+{{ config(pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}") }}
 
 {#- The fields read from each element, with their type and valid values (see typed_fields). -#}
 {%- set fields = [
@@ -13,95 +9,30 @@
     {'key': 'profile_path', 'type': 'text'},
 ] -%}
 
-with titles as (
+with elements as (
 
-    select * from {{ ref('int_titles_unioned') }}
-    {% if is_incremental() %}
-        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
-        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
-    {% endif %}
+    -- a series lists each creator once; a repeated element keeps its first position
+    {{ unnest_title_list(ref('int_titles_unioned'), 'creators_json', fields, unique_key='id') }}
 
 ),
 
-elements as (
-
-    {{ unnest_json_array('titles', 'creators_json', ['title_key', 'title_type', 'tmdb_id', 'batch_id']) }}
-
-),
-
-parsed as (
+final as (
 
     select
-        *,
-        {{ json_parse_fields('element_json', spec_keys(fields)) }} as element_fields
-    from elements
-
-),
-
-typed as (
-
-    select
-        *,
-        {{- typed_fields('element_fields', fields) }}
-    from parsed
-
-),
-
-flagged as (
-
-    select
-        *,
-        {{ invalid_fields('element_fields', fields, [invalid_element('element_json')]) }} as invalid_fields
-    from typed
-
-),
-
-renamed as (
-
-    select
+        {{ surrogate_key(['title_key', 'id']) }} as series_creator_key,
         title_key,
         title_type,
         tmdb_id,
-        element_position,
         id as person_id,
         name as person_name,
         gender as gender_code,
         credit_id,
         profile_path,
-        invalid_fields,
-        batch_id
-    from flagged
-
-),
-
-ranked as (
-
-    -- a series lists each creator once; a repeated element keeps its first position
-    select
-        *,
-        row_number() over (partition by title_key, person_id order by element_position) as occurrence
-    from renamed
-
-),
-
-deduplicated as (
-
-    select
-        {{ surrogate_key(['title_key', 'person_id']) }} as series_creator_key,
-        title_key,
-        title_type,
-        tmdb_id,
-        person_id,
-        person_name,
-        gender_code,
-        credit_id,
-        profile_path,
         element_position as creator_position,
         invalid_fields,
         batch_id
-    from ranked
-    where occurrence = 1
+    from elements
 
 )
 
-select * from deduplicated
+select * from final

@@ -1,8 +1,4 @@
-{{
-    config(
-        pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}",
-    )
-}}
+{{ config(pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}") }}
 
 {#- The fields read from each element, with their type and valid values (see typed_fields). -#}
 {%- set fields = [
@@ -12,93 +8,29 @@
     {'key': 'logo_path', 'type': 'text'},
 ] -%}
 
-with titles as (
+with elements as (
 
-    select * from {{ ref('int_titles_unioned') }}
-    {% if is_incremental() %}
-        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
-        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
-    {% endif %}
+    -- a series lists each network once; a repeated element keeps its first position
+    {{ unnest_title_list(ref('int_titles_unioned'), 'networks_json', fields, unique_key='id') }}
 
 ),
 
-elements as (
-
-    {{ unnest_json_array('titles', 'networks_json', ['title_key', 'title_type', 'tmdb_id', 'batch_id']) }}
-
-),
-
-parsed as (
+final as (
 
     select
-        *,
-        {{ json_parse_fields('element_json', spec_keys(fields)) }} as element_fields
-    from elements
-
-),
-
-typed as (
-
-    select
-        *,
-        {{- typed_fields('element_fields', fields) }}
-    from parsed
-
-),
-
-flagged as (
-
-    select
-        *,
-        {{ invalid_fields('element_fields', fields, [invalid_element('element_json')]) }} as invalid_fields
-    from typed
-
-),
-
-renamed as (
-
-    select
+        {{ surrogate_key(['title_key', 'id']) }} as series_network_key,
         title_key,
         title_type,
         tmdb_id,
-        element_position,
         id as network_id,
         name as network_name,
         origin_country as origin_country_code,
         logo_path,
-        invalid_fields,
-        batch_id
-    from flagged
-
-),
-
-ranked as (
-
-    -- a series lists each network once; a repeated element keeps its first position
-    select
-        *,
-        row_number() over (partition by title_key, network_id order by element_position) as occurrence
-    from renamed
-
-),
-
-deduplicated as (
-
-    select
-        {{ surrogate_key(['title_key', 'network_id']) }} as series_network_key,
-        title_key,
-        title_type,
-        tmdb_id,
-        network_id,
-        network_name,
-        origin_country_code,
-        logo_path,
         element_position as network_position,
         invalid_fields,
         batch_id
-    from ranked
-    where occurrence = 1
+    from elements
 
 )
 
-select * from deduplicated
+select * from final

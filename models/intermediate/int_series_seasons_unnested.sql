@@ -1,8 +1,4 @@
-{{
-    config(
-        pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}",
-    )
-}}
+{{ config(pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}") }}
 
 {#- The fields read from each season element, with their type and valid values (see typed_fields). -#}
 {%- set fields = [
@@ -14,46 +10,9 @@
     {'key': 'poster_path', 'type': 'text'},
 ] -%}
 
-with titles as (
+with elements as (
 
-    select * from {{ ref('int_titles_unioned') }}
-    {% if is_incremental() %}
-        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
-        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
-    {% endif %}
-
-),
-
-elements as (
-
-    {{ unnest_json_array('titles', 'seasons_json', ['title_key', 'title_type', 'tmdb_id', 'batch_id']) }}
-
-),
-
-parsed as (
-
-    select
-        *,
-        {{ json_parse_fields('element_json', spec_keys(fields)) }} as element_fields
-    from elements
-
-),
-
-typed as (
-
-    select
-        *,
-        {{- typed_fields('element_fields', fields) }}
-    from parsed
-
-),
-
-flagged as (
-
-    select
-        *,
-        {{ invalid_fields('element_fields', fields, [invalid_element('element_json')]) }} as invalid_fields
-    from typed
+    {{ unnest_title_list(ref('int_titles_unioned'), 'seasons_json', fields) }}
 
 ),
 
@@ -74,7 +33,7 @@ renamed as (
         poster_path,
         invalid_fields,
         batch_id
-    from flagged
+    from elements
 
 )
 

@@ -1,24 +1,8 @@
-{{
-    config(
-        pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}",
-    )
-}}
+{{ config(pre_hook="{{ delete_titles_since_last_run(ref('int_titles_unioned')) }}") }}
 
-with titles as (
+with elements as (
 
-    select * from {{ ref('int_titles_unioned') }}
-    {% if is_incremental() %}
-        -- only the titles staged since this model's last run (see delete_titles_since_last_run)
-        where batch_id > (select coalesce(max(derived.batch_id), '') from {{ this }} as derived)
-    {% endif %}
-
-),
-
-elements as (
-
-    {{ unnest_json_array(
-        'titles', 'origin_countries_json', ['title_key', 'title_type', 'tmdb_id', 'batch_id']
-    ) }}
+    {{ unnest_title_list(ref('int_titles_unioned'), 'origin_countries_json') }}
 
 ),
 
@@ -43,17 +27,14 @@ renamed as (
 
 ),
 
-ranked as (
+deduplicated as (
 
     -- a title lists each country once; a repeated element keeps its first position
-    select
-        *,
-        row_number() over (partition by title_key, country_code order by element_position) as occurrence
-    from renamed
+    {{ first_in_title_list('renamed', 'country_code') }}
 
 ),
 
-deduplicated as (
+final as (
 
     select
         {{ surrogate_key(['title_key', 'country_code']) }} as title_origin_country_key,
@@ -64,9 +45,8 @@ deduplicated as (
         element_position as country_position,
         invalid_fields,
         batch_id
-    from ranked
-    where occurrence = 1
+    from deduplicated
 
 )
 
-select * from deduplicated
+select * from final

@@ -86,25 +86,6 @@ genre_flags as (
 
 ),
 
-company_counts as (
-
-    select
-        title_key,
-        count(*) as company_count
-    from title_companies
-    group by title_key
-
-),
-
-country_counts as (
-
-    select
-        title_key,
-        count(*) as country_count
-    from title_countries
-    group by title_key
-
-),
 
 language_counts as (
 
@@ -116,20 +97,67 @@ language_counts as (
 
 ),
 
+company_summaries as (
+
+    -- the first-listed company as a category; the trainer keeps the most frequent ones of its training rows
+    select
+        title_key,
+        count(*) as company_count,
+        max(case when company_position = 1 then company_key end) as lead_company_key
+    from title_companies
+    group by title_key
+
+),
+
+companies as (
+
+    select * from {{ ref('dim_companies') }}
+
+),
+
+country_summaries as (
+
+    select
+        title_key,
+        count(*) as country_count,
+        max(case when country_position = 1 then country_key end) as lead_country_key
+    from title_countries
+    group by title_key
+
+),
+
+countries as (
+
+    select * from {{ ref('dim_countries') }}
+
+),
+
 features as (
 
-    -- the label is revenue; no feature is derived from it (no profit, no ROI, no "has revenue")
+    -- the label is revenue; no feature is derived from it (no profit, no ROI, no "has revenue"). Each
+    -- column's role (pre-release feature, post-release, label...) is declared in its YAML meta.ml_role
     select
         titles.title_key,
         title_names.tmdb_id,
         dates.year_number as release_year,
+        dates.date_day as release_date,
         dates.month_number as release_month,
+        dates.quarter_number as release_quarter,
+        dates.iso_day_of_week as release_weekday,
         titles.runtime_minutes,
         titles.budget_usd,
+        -- staging turns TMDB's 0 ("not entered") into NULL: missing is a fact of its own, not a budget of 0
+        titles.budget_usd is null as is_budget_missing,
+        title_names.homepage_url is not null as has_homepage,
+        title_names.tagline is not null as has_tagline,
+        cast(coalesce({{ dbt.length('title_names.overview') }}, 0) as integer) as overview_length,
+        cast(coalesce({{ dbt.length('title_names.title') }}, 0) as integer) as title_length,
         titles.popularity,
         titles.vote_count,
         titles.vote_average,
         title_names.original_language_code,
+        companies.company_id as lead_company_id,
+        countries.country_code as lead_country_code,
         titles.collection_key != {{ surrogate_key(['null']) }} as is_in_collection,
         title_names.is_adult,
         title_names.is_video,
@@ -138,8 +166,8 @@ features as (
         {% endfor -%}
         cast(coalesce(genre_flags.other_genre_count, 0) as integer) as other_genre_count,
         cast(coalesce(genre_flags.genre_count, 0) as integer) as genre_count,
-        cast(coalesce(company_counts.company_count, 0) as integer) as company_count,
-        cast(coalesce(country_counts.country_count, 0) as integer) as country_count,
+        cast(coalesce(company_summaries.company_count, 0) as integer) as company_count,
+        cast(coalesce(country_summaries.country_count, 0) as integer) as country_count,
         cast(coalesce(language_counts.language_count, 0) as integer) as language_count,
         titles.revenue_usd as label_revenue_usd,
         titles.batch_id
@@ -150,12 +178,16 @@ features as (
         on titles.release_date_key = dates.date_key
     left join genre_flags
         on titles.title_key = genre_flags.title_key
-    left join company_counts
-        on titles.title_key = company_counts.title_key
-    left join country_counts
-        on titles.title_key = country_counts.title_key
     left join language_counts
         on titles.title_key = language_counts.title_key
+    left join company_summaries
+        on titles.title_key = company_summaries.title_key
+    left join companies
+        on company_summaries.lead_company_key = companies.company_key
+    left join country_summaries
+        on titles.title_key = country_summaries.title_key
+    left join countries
+        on country_summaries.lead_country_key = countries.country_key
     where titles.title_type = 'movie'
 
 )

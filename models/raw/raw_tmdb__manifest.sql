@@ -1,19 +1,14 @@
-{{ assert_landing_zone_has('manifest') }}
-
 with source as (
 
-    select * from {{ source('tmdb_landing', 'manifest') }}
-    {% if is_incremental() %}
-        where batch > '{{ newest_loaded_batch(this) }}'
-    {% endif %}
+    {{ landing_batches('manifest') }}
 
 ),
 
-loaded as (
+final as (
 
     select
-        batch || '/' || source_file as raw_record_key,
-        batch as batch_id,
+        raw_record_key,
+        batch_id,
         source_file,
         entity,
         size_bytes,
@@ -29,4 +24,4 @@ loaded as (
 
 )
 
-select * from loaded
+select * from final

@@ -1,20 +1,14 @@
-{{ assert_landing_zone_has('series') }}
-
 with source as (
 
-    select * from {{ source('tmdb_landing', 'series') }}
-    {% if is_incremental() %}
-        -- hive partition filter: DuckDB skips the files of batches already loaded
-        where batch > '{{ newest_loaded_batch(this) }}'
-    {% endif %}
+    {{ landing_batches('series') }}
 
 ),
 
-loaded as (
+final as (
 
     select
-        batch || '/' || source_file as raw_record_key,
-        batch as batch_id,
+        raw_record_key,
+        batch_id,
         source_file,
         file_sha256,
         {{ json_get_bigint('doc', 'id') }} as tmdb_id,
@@ -24,4 +18,4 @@ loaded as (
 
 )
 
-select * from loaded
+select * from final

@@ -36,90 +36,14 @@
     {'key': 'spoken_languages', 'type': 'array'},
 ] -%}
 
-with source as (
+with documents as (
 
-    select * from {{ ref('raw_tmdb__movies') }}
-    {% if is_incremental() %}
-        -- only batches newer than the newest one staged
-        where batch_id > (select coalesce(max(staged.batch_id), '') from {{ this }} as staged)
-    {% endif %}
+    -- one document per id, its fields typed and flagged (see stage_title_documents)
+    {{ stage_title_documents(ref('raw_tmdb__movies'), 'movie_id', fields) }}
 
 ),
 
-ranked as (
-
-    -- latest batch wins; within a batch the first source_file (in sort order) wins. The documents ride
-    -- along the window: cheaper than ranking keys alone and joining the winners back to their documents.
-    select
-        *,
-        row_number() over (partition by tmdb_id order by batch_id desc, source_file asc) as recency_rank,
-        count(*) over (partition by tmdb_id) as raw_record_count
-    from source
-
-),
-
-{% if is_incremental() %}
-    previously_staged as (
-
-        -- the version already staged for an id is superseded too: it counts as one more duplicate
-        select
-            movie_id,
-            duplicates_removed + 1 as superseded_record_count
-        from {{ this }}
-
-    ),
-{% endif %}
-
-deduplicated as (
-
-    select
-        ranked.raw_record_key,
-        ranked.batch_id,
-        ranked.source_file,
-        ranked.file_sha256,
-        ranked.tmdb_id,
-        ranked.doc,
-        ranked.raw_record_count - 1
-        {%- if is_incremental() %} + coalesce(previously_staged.superseded_record_count, 0){% endif %}
-            as duplicates_removed
-    from ranked
-    {% if is_incremental() %}
-        left join previously_staged
-            on ranked.tmdb_id = previously_staged.movie_id
-    {% endif %}
-    where ranked.recency_rank = 1
-
-),
-
-parsed as (
-
-    -- the one place a document is parsed
-    select
-        *,
-        {{ json_parse_fields('doc', spec_keys(fields)) }} as document_fields
-    from deduplicated
-
-),
-
-typed as (
-
-    select
-        *,
-        {{- typed_fields('document_fields', fields) }}
-    from parsed
-
-),
-
-flagged as (
-
-    select
-        *,
-        {{ invalid_fields('document_fields', fields) }} as invalid_fields
-    from typed
-
-),
-
-renamed as (
+final as (
 
     select
         tmdb_id as movie_id,
@@ -154,8 +78,8 @@ renamed as (
         source_file,
         file_sha256,
         raw_record_key
-    from flagged
+    from documents
 
 )
 
-select * from renamed
+select * from final

@@ -13,14 +13,24 @@ data/airflow/) and the one-slot pool, then:
   launch.py prepare                  only the preparation (for a test that starts Airflow itself)
   launch.py env                      print the environment it sets, as `export` lines
 
+compose.yaml runs Airflow as one service per component, all from the `airflow` image (docs/containers.md):
+
+  launch.py secrets                  generate what the stack keeps secret, once, into TMDB_SECRETS_DIR
+                                      (default /secrets, a volume): nothing is printed but the file names
+  launch.py init                     wait for the metadata database, then prepare (the one-shot init)
+  launch.py component NAME [ARG..]   `airflow NAME ARG..` (api-server, scheduler, dag-processor,
+                                      triggerer) in the environment above
+
 Every setting can be overridden from the environment (AIRFLOW_HOME, TMDB_PROJECT_PYTHON, TMDB_AIRFLOW_* ...).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import secrets as token_source
 import shlex
 import signal
 import sqlite3
@@ -232,6 +242,104 @@ def standalone(env: dict[str, str], port: int) -> int:
                 os.killpg(server.pid, signal.SIGKILL)
 
 
+# What the compose stack keeps secret, each in a file of its own in TMDB_SECRETS_DIR: the metadata
+# database's password (PostgreSQL reads it at its first start: POSTGRES_PASSWORD_FILE), Airflow's connection
+# to it, the key signing the tokens its components trade, the key encrypting its connections' passwords,
+# and the admin's password (the simple auth manager's file). Airflow reads them through `*_CMD` variables
+# (compose.yaml): never from its environment, an image or a log.
+SECRET_NAMES = (
+    "postgres_password",
+    "sql_alchemy_conn",
+    "jwt_secret",
+    "fernet_key",
+    "simple_auth_manager_passwords.json",
+)
+SECRETS_OWNER = 1000  # the images' user tmdb, which runs every Airflow component
+
+
+def generate_secrets(folder: Path, database_host: str = "postgres", user: str = "admin") -> list[str]:
+    """Write each missing secret (mode 0600, owned by the Airflow user); the names of those written.
+
+    Those present are kept: a second start, or one after `down`, finds the same passwords, as the database
+    made at the first start needs. A partial folder (one file lost) gets only what it lacks, except that
+    the connection is always derived from the database password it holds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    values = {name: (folder / name).read_text() for name in SECRET_NAMES if (folder / name).is_file()}
+    password = values.get("postgres_password") or token_source.token_urlsafe(32)
+    wanted = {
+        "postgres_password": password,
+        "sql_alchemy_conn": f"postgresql+psycopg2://airflow:{password}@{database_host}:5432/airflow",
+        "jwt_secret": token_source.token_urlsafe(48),
+        "fernet_key": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+        "simple_auth_manager_passwords.json": json.dumps({user: token_source.token_urlsafe(18)}),
+    }
+    for name in SECRET_NAMES:
+        if name in values and (name != "sql_alchemy_conn" or values[name] == wanted[name]):
+            continue
+        partial = folder / f".{name}.tmp"
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(wanted[name])
+        partial.replace(folder / name)
+        written.append(name)
+    if os.geteuid() == 0:
+        for path in (folder, *(folder / name for name in SECRET_NAMES)):
+            os.chown(path, SECRETS_OWNER, SECRETS_OWNER)
+    folder.chmod(0o700)
+    return written
+
+
+def wait_for_database(env: dict[str, str], timeout: float = 180) -> None:
+    """Until the metadata database answers (compose may start the init before PostgreSQL is ready)."""
+    from airflow.configuration import conf
+    from sqlalchemy import create_engine, text
+
+    url = conf.get("database", "sql_alchemy_conn")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with create_engine(url).connect() as connection:
+                connection.execute(text("select 1"))
+            return
+        except Exception as error:  # noqa: BLE001 -- any failure to connect: wait and try again
+            if time.monotonic() > deadline:
+                # the error's class only: its text may hold the connection's address and user
+                raise SystemExit(
+                    f"The metadata database did not answer within {timeout:.0f} s ({type(error).__name__})"
+                ) from None
+            _say("waiting for the metadata database")
+            time.sleep(3)
+
+
+def init_marker(env: dict[str, str]) -> Path:
+    """Written by `init` when the database is migrated and the DAG's render and pool are in place."""
+    return Path(env["AIRFLOW_HOME"]) / ".tmdb-init-done"
+
+
+def init(env: dict[str, str]) -> None:
+    init_marker(env).unlink(missing_ok=True)
+    wait_for_database(env)
+    prepare(env)
+    init_marker(env).write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) + "\n")
+
+
+def component(env: dict[str, str], name: str, args: Sequence[str], timeout: float = 900) -> int:
+    """One Airflow component in this process's place, with the environment the DAG reads, once the init
+    has finished. The components wait here rather than through compose's depends_on on the one-shot init:
+    podman (4.3) restarts a container's exited dependencies whenever it starts one, and fails to when
+    those have dependencies of their own."""
+    deadline = time.monotonic() + timeout
+    if not init_marker(env).is_file():
+        _say(f"{name}: waiting for airflow-init (the database migration, the DAG's render)")
+    while not init_marker(env).is_file():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"airflow-init did not finish within {timeout:.0f} s: see its log")
+        time.sleep(2)
+    os.chdir(PROJECT_DIR)
+    os.execvpe(str(AIRFLOW_BIN / "airflow"), ["airflow", name, *args], env)
+
+
 def _healthy(url: str) -> bool:
     from urllib.request import urlopen
 
@@ -253,9 +361,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--source", default="sample")
     serve = commands.add_parser("standalone")
     serve.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")))
+    commands.add_parser("secrets")
+    commands.add_parser("init")
+    one = commands.add_parser("component")
+    one.add_argument("name", choices=["api-server", "scheduler", "dag-processor", "triggerer"])
+    one.add_argument("args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.command == "standalone":
         return standalone(airflow_env(args.port), args.port)
+    if args.command == "secrets":
+        folder = Path(os.environ.get("TMDB_SECRETS_DIR", "/secrets"))
+        written = generate_secrets(folder, os.environ.get("TMDB_POSTGRES_HOST", "postgres"))
+        _say(
+            f"secrets in {folder}: generated {', '.join(written)}"
+            if written
+            else f"secrets in {folder}: kept"
+        )
+        return 0
     env = airflow_env()
     if args.command == "env":
         for key in sorted(k for k in env if k.startswith(("AIRFLOW", "TMDB_")) and k not in os.environ):
@@ -264,6 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "prepare":
         prepare(env)
         return 0
+    if args.command == "init":
+        init(env)
+        return 0
+    if args.command == "component":
+        return component(env, args.name, args.args)
     return test(env, args.source)
 
 

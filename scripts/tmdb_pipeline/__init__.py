@@ -4,7 +4,7 @@ the project (dbt is the other). `tmdb --help` lists the commands; docs/architect
 The flow, one subpackage each: `extract` (where the files come from), `stage` (files -> landing zone),
 `warehouse` (dbt on the landing zone, the build stamp, publishing), `report` (the run's summary). Shared by
 all: `workspace` (one data folder), `landing_zone` (its layout and contract), `project`, `locks`, `errors`.
-Apart from the flow, `devtools` holds the contributors' tooling (the quality gates, the benchmark).
+The contributors' tooling (the quality gates, the benchmark) is not part of it: scripts/tmdb_devtools.
 """
 
 KAGGLE_HANDLE = "edgartanaka1/tmdb-movies-and-series"

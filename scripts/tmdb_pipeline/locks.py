@@ -8,6 +8,7 @@ since when), and a process that finds it taken raises `LockedError` saying who h
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tmdb_pipeline.errors import LockedError, UserError
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -44,10 +47,10 @@ def exclusive(path: Path, *, what: str, advice: str) -> Iterator[None]:
         os.close(fd)
 
 
-def hold_across_exec(path: Path, *, what: str, announce: Callable[[str], None]) -> None:
+def hold_across_exec(path: Path, *, what: str) -> None:
     """Take the lock file `path`, waiting for its holder if there is one, and keep it for the rest of this
     process: the descriptor survives `exec`, so the program this process becomes holds the lock until it
-    ends. `announce` is told whom it waits for."""
+    ends. Whom it waits for is logged before it waits."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
@@ -56,7 +59,7 @@ def hold_across_exec(path: Path, *, what: str, announce: Callable[[str], None]) 
         ) from exc
 
     def wait() -> None:
-        announce(f"Waiting for {what}: {_holder(fd)} holds the lock file {path}.")
+        log.info(f"Waiting for {what}: {_holder(fd)} holds the lock file {path}.")
         fcntl.flock(fd, fcntl.LOCK_EX)
 
     try:

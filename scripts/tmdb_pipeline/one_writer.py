@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from tmdb_pipeline import locks
+from tmdb_pipeline import locks, logs
 from tmdb_pipeline.errors import UserError
 
 LOCK_NAME = ".dbt.lock"
@@ -36,7 +36,6 @@ def exec_dbt(dbt: str, args: Sequence[str]) -> NoReturn:
     locks.hold_across_exec(
         Path(data_dir) / LOCK_NAME,
         what=f"the warehouse of {data_dir} (one dbt at a time)",
-        announce=lambda message: print(message, file=sys.stderr, flush=True),
     )
     try:
         os.execv(dbt, [dbt, *args])
@@ -50,6 +49,7 @@ def main(argv: Sequence[str]) -> int:
     if not argv:
         print("usage: python -m tmdb_pipeline.one_writer <dbt executable> [dbt arguments]", file=sys.stderr)
         return 2
+    logs.configure("stderr")  # standard output is dbt's
     try:
         exec_dbt(argv[0], argv[1:])
     except UserError as exc:

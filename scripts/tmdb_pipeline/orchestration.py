@@ -1,7 +1,7 @@
 """The steps an orchestrator (the Airflow DAG in orchestration/airflow/) runs one task at a time.
 
 `make run` does these in one process; an orchestrator needs them apart, each a command whose last line of
-standard output is one JSON object (announcements go to standard error), so a task can read its answer:
+standard output is one JSON object (its messages go to standard error), so a task can read its answer:
 
   tmdb get --source S --json   get the data; {"source", "kind", "path", "label"}: `source` is what
                                `tmdb stage --source` takes to stage the same data into the same data folder
@@ -26,6 +26,7 @@ The data folder is TMDB_DATA_DIR, else data/current (the folder staged last), as
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -33,12 +34,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tmdb_pipeline import extract, ml, monitoring
 from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.project import project
 from tmdb_pipeline.warehouse import dbt, packages, publish
 from tmdb_pipeline.warehouse.build_stamp import BuildStamp
 from tmdb_pipeline.warehouse.targets import for_name
 from tmdb_pipeline.workspace import DBT_ENV_VARIABLES, DataRoot, Workspace
+
+log = logging.getLogger(__name__)
 
 # What `dbt ls` lists for the orchestrator: the keys Cosmos reads from a dbt ls file (LoadMode.DBT_LS_FILE).
 LS_KEYS = ("name", "unique_id", "resource_type", "depends_on", "original_file_path", "tags", "config",
@@ -54,13 +58,20 @@ def answer(payload: dict[str, Any]) -> int:
     return 0
 
 
+def get(source: str) -> dict[str, Any]:
+    """The data of `source`, downloaded or generated, and what `tmdb stage --source` takes to stage it."""
+    dataset = extract.resolve_source(source, DataRoot.from_env())
+    stage_source = str(dataset.path) if dataset.kind == "folder" else dataset.kind
+    return {"source": stage_source, "kind": dataset.kind, "path": str(dataset.path), "label": dataset.label}
+
+
 def _stamp(workspace: Workspace, target: str) -> BuildStamp:
     return BuildStamp(workspace, for_name(target), project())
 
 
-def build_needed(target: str, announce: packages.Announce) -> dict[str, Any]:
+def build_needed(target: str) -> dict[str, Any]:
     workspace = DataRoot.from_env().require_current()
-    available = packages.prepare(project(), announce)
+    available = packages.prepare(project())
     stamp = _stamp(workspace, target)
     why = stamp.why_build(available.mode)
     if why is not None:
@@ -78,16 +89,16 @@ def build_needed(target: str, announce: packages.Announce) -> dict[str, Any]:
     }
 
 
-def record_build(target: str, announce: packages.Announce) -> dict[str, Any]:
+def record_build(target: str) -> dict[str, Any]:
     workspace = DataRoot.from_env().require_current()
     stamp = _stamp(workspace, target)
-    stamp.record(packages.prepare(project(), announce).mode)
+    stamp.record(packages.prepare(project()).mode)
     return {"recorded": str(stamp.path), "data_dir": str(workspace.root)}
 
 
-def publish_last_green_build(target: str, announce: packages.Announce) -> dict[str, Any]:
+def publish_last_green_build(target: str) -> dict[str, Any]:
     workspace = DataRoot.from_env().require_current()
-    available = packages.prepare(project(), announce)
+    available = packages.prepare(project())
     why = _stamp(workspace, target).why_build(available.mode)
     if why is not None:
         raise UserError(
@@ -103,10 +114,12 @@ def publish_last_green_build(target: str, announce: packages.Announce) -> dict[s
     }
 
 
-def render_dbt(out: Path, announce: packages.Announce) -> dict[str, Any]:
-    """`dbt ls` through the pipeline's package handling, into out/dbt_ls.json, and how to run dbt."""
+def render_dbt(out: Path | None = None) -> dict[str, Any]:
+    """`dbt ls` through the pipeline's package handling, into out/dbt_ls.json (default: the project's
+    target/orchestration/), and how to run dbt."""
     current = project()
-    available = packages.prepare(current, announce)
+    out = (out or current.target_dir / "orchestration").resolve()
+    available = packages.prepare(current)
     out.mkdir(parents=True, exist_ok=True)
     args = ["ls", "--output", "json", "--output-keys", *LS_KEYS, "--target-path", str(out / "dbt-target")]
     for resource_type in LS_RESOURCE_TYPES:
@@ -169,3 +182,38 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def model_answer(outcome: ml.MlOutcome) -> dict[str, Any]:
+    """What `tmdb ml --json` answers: where the model went, or why it did not."""
+    log.warning("Model: %s", outcome.line())
+    return {
+        "published": str(outcome.published) if outcome.published else None,
+        "not_published_because": outcome.not_published_because or None,
+        "no_model_because": outcome.no_model_because or None,
+        "data_version": outcome.card.get("data", {}).get("version"),
+    }
+
+
+def record_history(
+    target: str, target_dir: Path | None, origin: str, *, freshness: bool = True
+) -> dict[str, Any]:
+    """`tmdb history record`: a run whose dbt ran in the orchestrator's tasks, recorded from the artifacts
+    it left in `target_dir` (default the project's target folder)."""
+    workspace = DataRoot.from_env().require_current("record")
+    checked, recorded = monitoring.record_from_artifacts(
+        workspace,
+        project(),
+        target,
+        (target_dir or project().target_dir).resolve(),
+        origin=origin,
+        check_freshness=freshness,
+    )
+    return {
+        "invocation_id": recorded.invocation_id,
+        "recorded": recorded.written,
+        "anomalies": [str(a) for a in recorded.anomalies],
+        "freshness": checked.worst if checked else "not checked",
+        "alert_sent": recorded.alert_sent,
+        "problem": recorded.problem,
+    }

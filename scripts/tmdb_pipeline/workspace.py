@@ -118,6 +118,28 @@ class Workspace:
     def publish_dir(self) -> Path:
         return self.root / "publish"
 
+    @property
+    def ml_dir(self) -> Path:
+        """The published box-office model: `<version>/` (model card, predictions, model file), `latest`."""
+        return self.root / "ml"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        """MLflow's tracking store and model registry (`mlflow.db`, SQLite), its artifacts (`artifacts/`)."""
+        return self.root / "mlflow"
+
+    @property
+    def history_dir(self) -> Path:
+        """The run history (tmdb_pipeline.monitoring.history): beside the warehouse, not in it, so a full
+        refresh or a fresh warehouse keeps it; only `tmdb history clear` removes it."""
+        return self.root / "history"
+
+    @property
+    def published_history_dir(self) -> Path:
+        """The history as published for readers (the dashboard's Pipeline health page): `latest` -> a
+        snapshot of every table."""
+        return self.publish_dir / "history"
+
     def stamp_file(self, target: str) -> Path:
         """The record of the last green build on a target (tmdb_pipeline.warehouse.build_stamp)."""
         return self.root / f".last-green-build-{target}.json"

@@ -141,9 +141,9 @@ def run(
 
 def checksums(warehouse: Path) -> dict[str, Any]:
     """Row count and order-independent checksum of every core and marts table (the project's comparison,
-    tmdb_pipeline.devtools.checksums, run by the project's venv, which has DuckDB)."""
+    tmdb_devtools.checksums, run by the project's venv, which has DuckDB)."""
     code = (
-        "import json; from tmdb_pipeline.devtools.checksums import table_checksums;"
+        "import json; from tmdb_devtools.checksums import table_checksums;"
         f"sums = table_checksums({str(warehouse)!r});"
         "print(json.dumps({k: [v['rows'], v['checksum']] for k, v in sums.items()}))"
     )

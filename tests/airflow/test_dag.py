@@ -67,6 +67,27 @@ def test_staging_comes_before_every_dbt_task(dagbag: Any) -> None:
         assert {t.task_id for t in dbt_tasks} <= upstream, last
 
 
+def test_the_model_trains_after_publish_from_the_published_marts(dagbag: Any) -> None:
+    dag = dagbag.dags["tmdb_warehouse"]
+    train = dag.get_task("train_model")
+    assert "publish" in train.upstream_task_ids
+    dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
+    assert dbt_tasks <= set(train.get_flat_relative_ids(upstream=True))
+    assert train.get_flat_relative_ids(upstream=False) == set()  # nothing waits for the model
+
+
+def test_every_run_is_recorded_after_publish_whatever_its_outcome(dagbag: Any) -> None:
+    """record_history follows publish (so a green run's publish is in its record) and runs when the build
+    failed too (all_done), so a failed run is recorded and alerted; the webhook's URL reaches it only."""
+    dag = dagbag.dags["tmdb_warehouse"]
+    task_ = dag.get_task("record_history")
+    assert task_.upstream_task_ids == {"publish"}
+    assert str(task_.trigger_rule) in ("all_done", "TriggerRule.ALL_DONE")
+    dbt_tasks = {t.task_id for t in dag.tasks if t.task_id.startswith("dbt.")}
+    assert dbt_tasks <= set(task_.get_flat_relative_ids(upstream=True))
+    assert task_.downstream_task_ids == set()
+
+
 def test_every_dbt_node_is_a_task(dagbag: Any, nodes: list[dict[str, Any]]) -> None:
     """Every model (run), seed, snapshot and every model's tests (test) is a task of the dbt group."""
     task_ids = set(dagbag.dags["tmdb_warehouse"].task_ids)
@@ -100,7 +121,9 @@ def test_one_writer_at_a_time(dagbag: Any, sandbox: Sandbox) -> None:
     assert [t.task_id for t in dag.tasks if t.task_type.startswith("Dbt") and "Producer" in t.task_type] == [
         "dbt.dbt_producer_watcher"
     ]
-    writers = [producer] + [dag.get_task(name) for name in ("record_build", "publish", "docs")]
+    writers = [producer] + [
+        dag.get_task(name) for name in ("record_build", "publish", "docs", "record_history")
+    ]
     assert {t.pool for t in writers} == {"tmdb_warehouse"}
     dbt_tasks = [t for t in dag.tasks if t.task_type.startswith("Dbt")]
     one_writer = str(sandbox.render_dir / "dbt-one-writer")

@@ -72,7 +72,8 @@ def test_nothing_is_published_or_recorded(failing: tuple[Sandbox, dict]) -> None
     assert {states[t] for t in ("record_build", "publish", "docs")} == {"upstream_failed"}
     data_dir = box.data_root / "sample"
     assert (data_dir / "tmdb.duckdb").is_file()
-    assert not (data_dir / "publish").exists()
+    # no marts published (record_history, which runs whatever the outcome, publishes the history beside)
+    assert not (data_dir / "publish" / "latest").exists()
     # build_needed set the stamp aside before the build (as `make run` does), and nothing recorded it since
     stamp = json.loads((data_dir / ".last-green-build-duckdb.json").read_text())
     assert "forgotten" in stamp, stamp

@@ -69,7 +69,8 @@ def test_a_dag_run_builds_publishes_and_documents(sandbox: Sandbox, first_run: d
     ]
     assert models and all(node["compiled_code"] for node in models)
     # ... and its dbt started from the producer's parse (the same environment), parsing no file again. Of the
-    # project commands the DAG logs (run_step, in the DAG file), docs is the one that runs dbt.
+    # project commands the DAG logs (run_step, in the DAG file), docs and record_history (its `dbt source
+    # freshness`) run dbt, each from the build's parse.
     log = Path(first_run["log"]).read_text().splitlines()
     commands = [line for line in log if "tmdb_warehouse.py" in line]
     assert [line for line in commands if "Running:" in line and " docs " in line]

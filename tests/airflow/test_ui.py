@@ -25,10 +25,10 @@ from conftest import DAG_ID, LAUNCH, PROJECT_PYTHON, REPO_ROOT, Sandbox, free_po
 
 
 def _chromium() -> tuple[str | None, list[str], str]:
-    """The project's Chromium, its flags and the install hint (tmdb_pipeline.devtools.browser), asked of the
+    """The project's Chromium, its flags and the install hint (tmdb_devtools.browser), asked of the
     project's venv: Airflow's venv has no tmdb_pipeline."""
     code = (
-        "import json; from tmdb_pipeline.devtools import browser as b;"
+        "import json; from tmdb_devtools import browser as b;"
         "print(json.dumps([b.find_chromium(), b.CHROMIUM_FLAGS, b.INSTALL_HINT]))"
     )
     found, flags, hint = json.loads(run([str(PROJECT_PYTHON), "-c", code], dict(os.environ)).stdout)

@@ -2,7 +2,7 @@
 the project with fake credentials planted where a careless build would pick them up; compose, driven on a copy
 of compose.yaml; and the host's own `tmdb run` to compare with.
 
-Engine and base come from tmdb_pipeline.devtools.containers: podman on a Debian base made by debootstrap here,
+Engine and base come from tmdb_devtools.containers: podman on a Debian base made by debootstrap here,
 docker on the Dockerfile's own base on GitHub (TMDB_CONTAINER_ENGINE=docker TMDB_CONTAINER_BASE=dockerfile).
 Every name a test creates (images tagged :test, compose projects, volumes) carries this run's id, and is
 removed at the end but the image, whose layers make the next run's build a cache hit.
@@ -25,11 +25,13 @@ from typing import Any
 
 import pytest
 
-from tmdb_pipeline.devtools import containers
+from tmdb_devtools import containers
 from tmdb_pipeline.errors import UserError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/tmdb-warehouse:test"
+AIRFLOW_IMAGE = "localhost/tmdb-warehouse-airflow:test"
+POSTGRES_IMAGE = "localhost/tmdb-postgres:test"
 # Planted in the build context and in the pipeline's kaggle.env; no byte of them may reach an image, a
 # volume or a log.
 FAKE_KAGGLE_USER = "tmdb-containers-test-user"
@@ -96,11 +98,17 @@ def build_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def image(engine: containers.Engine, build_context: Path) -> str:
-    """The default image, built as a user would (credentials in the shell and in the folder)."""
+def base(engine: containers.Engine) -> str | None:
+    """The BASE_IMAGE every build uses: None for the Dockerfile's own (a registry), else a local one."""
     started = time.monotonic()
-    base = containers.base_image(engine, announce=lambda line: print(line, flush=True))
+    found = containers.base_image(engine, announce=lambda line: print(line, flush=True))
     record_timing("base image (s)", time.monotonic() - started)
+    return found
+
+
+@pytest.fixture(scope="session")
+def image(engine: containers.Engine, build_context: Path, base: str | None) -> str:
+    """The default image, built as a user would (credentials in the shell and in the folder)."""
     log = REPO_ROOT / "target" / "containers-build.log"
     os.environ.update(KAGGLE_USERNAME=FAKE_KAGGLE_USER, KAGGLE_KEY=FAKE_KAGGLE_KEY)
     try:
@@ -111,6 +119,29 @@ def image(engine: containers.Engine, build_context: Path) -> str:
     record_timing("image build (s)", seconds)
     print(f"built {IMAGE} on {base or 'the Dockerfile base'} in {seconds:.0f} s (log: {log})", flush=True)
     return IMAGE
+
+
+@pytest.fixture(scope="session")
+def airflow_image(engine: containers.Engine, build_context: Path, base: str | None, image: str) -> str:
+    """The `airflow` target (every Airflow service of compose.yaml), after the default image: it shares
+    that build's layers."""
+    log = REPO_ROOT / "target" / "containers-build-airflow.log"
+    seconds = containers.build(engine, build_context, AIRFLOW_IMAGE, target="airflow", base=base, log=log)
+    record_timing("airflow image build (s)", seconds)
+    return AIRFLOW_IMAGE
+
+
+@pytest.fixture(scope="session")
+def postgres_image(engine: containers.Engine, build_context: Path, base: str | None) -> str | None:
+    """The metadata database's image: the Dockerfile's `postgres` target (Debian's PostgreSQL) on a local
+    base, where no registry can be reached; None (compose's default, the official image) on the
+    Dockerfile's own base."""
+    if base is None:
+        return None
+    log = REPO_ROOT / "target" / "containers-build-postgres.log"
+    seconds = containers.build(engine, build_context, POSTGRES_IMAGE, target="postgres", base=base, log=log)
+    record_timing("postgres image build (s)", seconds)
+    return POSTGRES_IMAGE
 
 
 @dataclass
@@ -151,9 +182,11 @@ def compose(
     (folder / "kaggle.env").write_text(
         f"KAGGLE_USERNAME={FAKE_KAGGLE_USER}\nKAGGLE_KEY={FAKE_KAGGLE_KEY}\nKAGGLE_API_TOKEN={FAKE_API_TOKEN}\n"
     )
-    stack = Compose(engine, folder, f"{run_id}c", {"TMDB_IMAGE": image})
+    # the one-shot service `pipeline` is behind the profile `pipeline` (docker compose enables it when a
+    # command names the service; podman-compose wants it named)
+    stack = Compose(engine, folder, f"{run_id}c", {"TMDB_IMAGE": image, "COMPOSE_PROFILES": "pipeline"})
     yield stack
-    stack.run("--profile", "airflow", "down", "--volumes", timeout=180)
+    stack.run("down", "--volumes", timeout=180)
     engine.run("volume", "rm", "--force", stack.data_volume, check=False)
 
 

@@ -27,20 +27,20 @@ from conftest import (
     in_image,
     record_timing,
 )
-from tmdb_pipeline.devtools import checksums, containers
+from tmdb_devtools import checksums, containers
 from tmdb_pipeline.project import tool
 
 SAMPLE_DIR = "/data/sample"
+# The image ships the pipeline, not the development tools: the comparison travels in as the program itself.
 CHECKSUMS_SCRIPT = (
-    "import json, sys; from pathlib import Path; "
-    "from tmdb_pipeline.devtools.checksums import table_checksums; "
-    "print(json.dumps(table_checksums(Path(sys.argv[1]))))"
+    Path(checksums.__file__).read_text()
+    + "\nimport json, sys\nprint(json.dumps(table_checksums(Path(sys.argv[1]))))\n"
 )
 
 
 def test_the_compose_file_is_valid(compose: Compose) -> None:
     """Against the Compose Specification's schema, then as the compose tool itself reads it."""
-    done = compose.run("--profile", "airflow", "config", timeout=120)
+    done = compose.run("config", timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     schema = subprocess.run(
         [
@@ -55,10 +55,23 @@ def test_the_compose_file_is_valid(compose: Compose) -> None:
     )
     assert schema.returncode == 0, schema.stdout + schema.stderr
     spec = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())
-    assert set(spec["services"]) == {"pipeline", "dashboard", "airflow"}
-    assert set(spec["volumes"]) == {"data", "airflow"}
+    assert set(spec["services"]) == {
+        "secrets",
+        "postgres",
+        "airflow-init",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "dashboard",
+        "pipeline",
+    }
+    assert set(spec["volumes"]) == {"data", "airflow", "postgres", "secrets", "dbt-offline"}
     for name, service in spec["services"].items():
-        assert "data:/data" in " ".join(service["volumes"]), name
+        if name not in ("secrets", "postgres"):
+            assert "data:/data" in " ".join(service.get("volumes", [])), name
+        if service.get("restart") != "no":  # every long-running service: a healthcheck, a restart policy
+            assert service["restart"] == "unless-stopped" and service["healthcheck"]["test"], name
+    assert spec["services"]["pipeline"]["profiles"] == ["pipeline"]  # not started by `up`
 
 
 @pytest.fixture(scope="module")

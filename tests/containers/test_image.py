@@ -11,7 +11,7 @@ import json
 import time
 
 from conftest import FAKE_API_TOKEN, FAKE_KAGGLE_KEY, FAKE_KAGGLE_USER, record_timing, scan_export
-from tmdb_pipeline.devtools import containers
+from tmdb_devtools import containers
 
 
 def test_runs_as_a_non_root_user(engine: containers.Engine, image: str) -> None:

@@ -29,6 +29,8 @@ PAGES = {
     "countries": ("countries", "Countries and languages"),
     "series": ("series", "Series"),
     "quality": ("quality", "Data quality"),
+    "model": ("model", "Model"),
+    "health": ("health", "Pipeline health"),
 }
 
 
@@ -50,7 +52,8 @@ _BUILT: dict[str, PublishedSample] = {}
 
 
 def published_sample(tmp_path_factory: pytest.TempPathFactory) -> PublishedSample:
-    """`tmdb run --source sample` once per session (2,000 movies + 500 series), published."""
+    """`tmdb run --source sample` once per session (2,000 movies + 500 series), published, then once more
+    (nothing new: freshness and the run's record only)."""
     if "sample" not in _BUILT:
         root = tmp_path_factory.mktemp("dashboard-sample")
         (root / "slot").mkdir()
@@ -59,8 +62,28 @@ def published_sample(tmp_path_factory: pytest.TempPathFactory) -> PublishedSampl
         assert run.returncode == 0, run.describe()
         sample = PublishedSample(sandbox, sandbox.data_root / "sample")
         assert (sample.publish_dir / "latest" / "manifest.json").is_file(), run.describe()
+        # a second run, with nothing new: the Pipeline health page then has a history of several runs
+        again = sandbox.run("run", "--source", "sample")
+        assert again.returncode == 0, again.describe()
+        if not (sample.data_dir / "ml" / "latest").exists():
+            _publish_a_model(root / "model", sample.data_dir / "ml")
         _BUILT["sample"] = sample
     return _BUILT["sample"]
+
+
+def _publish_a_model(work: Path, ml_dir: Path) -> None:
+    """The built-in sample has too few movies of known revenue for a model (`tmdb run` trains none): the
+    Model page is shown a model trained on a published set written by hand (tests/python/_ml_helpers.py)."""
+    import shutil
+
+    from _ml_helpers import published_set
+    from tmdb_pipeline import ml
+    from tmdb_pipeline.workspace import DataRoot
+
+    workspace = DataRoot(work).workspace(work / "folder-model")
+    published_set(workspace.root, kind="sample")
+    assert ml.train(workspace, track=False).published is not None
+    shutil.copytree(workspace.ml_dir, ml_dir, symlinks=True)
 
 
 def free_port() -> int:

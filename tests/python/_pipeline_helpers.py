@@ -1,5 +1,5 @@
 """Running the real pipeline command (`tmdb`, what `make run` calls) in a sandbox, and reading what it left
-behind: the landing zone, the summary it printed, and its tables (tmdb_pipeline.devtools.checksums compares
+behind: the landing zone, the summary it printed, and its tables (tmdb_devtools.checksums compares
 two warehouses).
 
 A sandbox keeps everything a run writes out of the repository: data root (landing zones, `data/current`,
@@ -29,7 +29,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from tmdb_pipeline.devtools.checksums import left_out
+from tmdb_devtools.checksums import left_out
 from tmdb_pipeline.report.warehouse_stats import LAYERS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

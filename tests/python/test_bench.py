@@ -4,16 +4,17 @@ changes, the order-independent warehouse comparison and the reports. Nothing her
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tmdb_pipeline import cli
-from tmdb_pipeline.devtools import checksums
-from tmdb_pipeline.devtools.bench import dataset as bench_data
-from tmdb_pipeline.devtools.bench import measuring, reference_loaders, report, steps
+from tmdb_devtools import __main__ as devtools_cli
+from tmdb_devtools import checksums
+from tmdb_devtools.bench import dataset as bench_data
+from tmdb_devtools.bench import measuring, reference_loaders, report, steps
 from tmdb_pipeline.extract import sample
 
 SPEC = sample.SampleSpec(movies=400, series=100)
@@ -133,7 +134,7 @@ def test_reports_keep_the_hand_written_text(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_bench_runs_the_python_steps_end_to_end(tmp_path: Path) -> None:
     dbt_steps = [s for s in steps.STEPS if s not in ("floor", "original")]
-    code = cli.main(
+    code = devtools_cli.main(
         ["bench", "--size", "40", "--subset", "20", "--skip", ",".join(dbt_steps), "--bench-dir",
          str(tmp_path / "b"), "--report-dir", str(tmp_path / "docs")]
     )  # fmt: skip
@@ -145,7 +146,7 @@ def test_bench_runs_the_python_steps_end_to_end(tmp_path: Path) -> None:
     ]
     assert (tmp_path / "b" / "dataset-40" / sample.PARAMS_FILE).is_file()  # cached for the next run
     assert not (tmp_path / "b" / "runs-40").exists()
-    assert cli.main(["bench", "--skip", "nonsense"]) == 2
+    assert devtools_cli.main(["bench", "--skip", "nonsense"]) == 2
 
 
 def test_the_comparison_names_each_table_its_rows_and_what_differs() -> None:
@@ -182,8 +183,38 @@ def test_make_test_is_timed_in_a_fresh_clone_with_each_gates_time(
     step = steps.make_test(ctx)
     (script,) = [c[-1] for c in ran]
     assert script.startswith("git clone --quiet ")
-    assert script.endswith("test SKIP_GATES=dashboard,airflow,containers")
+    assert script.endswith(f"test SKIP_GATES={steps.MAKE_TEST_SKIPS}")
     assert step.note.endswith(": spark 401.2 s, sqlfluff 15.7 s")
     targets = report.evaluate_targets([step], report.ratios([step]), None)
     assert targets["make_test_s"]["value"] is None  # a failed make test is no time
     assert targets["peak_rss_mb"]["value"] is None  # the gates' memory is not the pipeline's
+
+
+def test_the_history_step_records_make_runs_run_again_on_its_own(tmp_path: Path) -> None:
+    """At a small size: the step sets make_run's record aside and records the same run anew, as a step of
+    its own (the full-size figure is the benchmark's)."""
+    from tmdb_pipeline.monitoring.history import History
+
+    root = tmp_path / "runs-8" / "data"
+    data_dir = root / "folder-dataset-0123abcd"
+    target = tmp_path / "target"
+    target.mkdir(parents=True)
+    (target / "run_results.json").write_text(json.dumps({
+        "metadata": {"invocation_id": "0f0e0d0c-1111-2222-3333-444455556666",
+                     "generated_at": "2026-01-01T00:00:00Z"},
+        "args": {"which": "build"}, "elapsed_time": 3.0,
+        "results": [{"unique_id": "model.tmdb.m", "status": "success", "execution_time": 1.0, "timing": []}],
+    }))  # fmt: skip
+    (data_dir / "history" / "invocation=0f0e0d0c-1111-2222-3333-444455556666").mkdir(parents=True)
+    ctx = steps.Context(size="8", bench_dir=tmp_path, report_dir=tmp_path, subset=4, skip=set())
+    ctx.log_dir = tmp_path / "logs"
+    ctx.log_dir.mkdir()
+    env = {**os.environ, "TMDB_DATA_ROOT": str(root), "DBT_TARGET_PATH": str(target)}
+    step = steps.history_step(ctx, root, env, files=8)
+    assert step.ok, (ctx.log_dir / "history.log").read_text()
+    assert step.name == "history"
+    assert [p.name for p in History(data_dir / "history").invocations()] == [
+        "invocation=0f0e0d0c-1111-2222-3333-444455556666"
+    ]
+    assert History(data_dir / "history").query("select count(*) from {invocations}") == [(1,)]
+    assert (tmp_path / "runs-8" / "history-of-make_run" / "history").is_dir()

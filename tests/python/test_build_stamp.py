@@ -171,3 +171,31 @@ def test_no_green_build_runs_the_unit_tests(stamp: BuildStamp) -> None:
     assert stamp.code_unchanged("installed")
     stamp.forget()  # a build started and did not end green
     assert not stamp.code_unchanged("installed")
+
+
+def test_a_stamp_that_cannot_be_written_is_a_clear_error_and_the_next_run_builds(
+    stamp: BuildStamp, workspace: Workspace, copy: Project
+) -> None:
+    """The fault campaign turned the data folder read-only while dbt built (dbt kept writing through the
+    file it held open): recording the green build then ended in a traceback."""
+    stamp.forget()
+    blocked = BuildStamp(workspace, for_name("duckdb"), copy)
+    blocked.path = workspace.root / "a-file" / blocked.path.name  # a folder that cannot be made
+    (workspace.root / "a-file").write_text("not a folder")
+    with pytest.raises(
+        build_stamp.UserError, match=r"Cannot write the build record .*the next run builds again"
+    ):
+        blocked.record("installed")
+    assert why(stamp) == "the last build did not end green (it failed, or was stopped)"
+
+
+def test_a_warehouse_file_that_is_no_database_is_set_aside_and_a_new_one_built(workspace: Workspace) -> None:
+    """A build that died creating the DuckDB file (a full disk) leaves a file DuckDB cannot open: the next
+    build keeps it aside, named, and starts a new warehouse rather than refuse it as locked."""
+    wal = workspace.warehouse.with_name(f"{workspace.warehouse.name}.wal")
+    wal.write_bytes(b"a log")
+    for_name("duckdb").prepare(workspace)
+    assert not workspace.warehouse.exists() and not wal.exists()
+    kept = sorted(p.name for p in workspace.warehouse.parent.glob(".damaged-*"))
+    assert [name.split("-", 2)[2] for name in kept] == ["tmdb.duckdb", "tmdb.duckdb.wal"]
+    assert (workspace.warehouse.parent / kept[0]).read_bytes() == b"a warehouse"

@@ -1,4 +1,4 @@
-"""The one warehouse comparison (tmdb_pipeline.devtools.checksums) that the benchmark and the tests rely on:
+"""The one warehouse comparison (tmdb_devtools.checksums) that the benchmark and the tests rely on:
 it sees every value, but not row order, nor the columns that record how or when a row was loaded."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from tmdb_pipeline.devtools import checksums
+from tmdb_devtools import checksums
 
 
 def _warehouse(path: Path, rows: list[tuple[int, str, float, str]]) -> Path:

@@ -166,6 +166,23 @@ def test_quality_figures_equal_sql_on_the_published_files(
     )
 
 
+def test_health_figures_equal_sql_on_the_published_history(
+    publish_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fixture ran the pipeline twice: the page shows both runs, as the published history holds them."""
+    shown = metrics(run_page(publish_dir, "health", monkeypatch))
+    history = (publish_dir / "history" / "latest").resolve()
+    with duckdb.connect() as con:
+        runs, last_status, last_anomalies = con.execute(
+            f"select count(*), arg_max(status, completed_at), arg_max(anomalies, completed_at)"
+            f" from read_parquet('{history / 'invocations.parquet'}')"
+        ).fetchone()
+    assert runs >= 2
+    assert shown["Runs recorded"] == n(runs)
+    assert shown["Last run"] == last_status
+    assert shown["Anomalies in the last run"] == n(last_anomalies)
+
+
 def test_top_titles_lists_the_ranked_titles_in_order_with_their_tmdb_pages(
     publish_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -223,3 +240,34 @@ def test_the_exposure_depends_on_exactly_the_marts_the_pages_read() -> None:
     declared = {re.sub(r"^ref\('(.+)'\)$", r"\1", ref) for ref in dashboard["depends_on"]}
     assert declared == read
     assert dashboard["url"] == "http://127.0.0.1:8501"
+
+
+def test_model_page_shows_the_published_model_card_and_its_test_predictions(
+    publish_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    card_file = publish_dir.parent / "ml" / "latest" / "model_card.json"
+    card = json.loads(card_file.read_text())
+    app = run_page(publish_dir, "model", monkeypatch)
+    shown = metrics(app)
+    models = card["metrics"]["models"]
+    assert shown["RMSLE, gradient boosting"] == f"{models['gradient_boosting']['rmsle']:.3f}"
+    assert shown["RMSLE, mean baseline"] == f"{models['mean_baseline']['rmsle']:.3f}"
+    assert shown["Train movies"] == n(card["rows"]["train"])
+    assert shown["Test movies"] == n(card["rows"]["test"])
+    assert shown["Data version"] == card["data"]["version"]
+    # the scatter draws every test prediction
+    predictions = publish_dir.parent / "ml" / "latest" / "predictions.parquet"
+    tested = sql(publish_dir, f"select count(*) from read_parquet('{predictions}') where split = 'test'")
+    assert tested == card["rows"]["test"]
+    assert max(chart_rows(chart) for chart in charts(app)) >= tested
+
+
+def test_model_page_without_a_model_says_how_to_get_one(
+    publish_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMDB_ML_DIR", str(tmp_path / "no-model"))
+    app = run_page(publish_dir, "model", monkeypatch)
+    assert not app.exception
+    assert any("make run" in info.value for info in app.info)

@@ -28,7 +28,7 @@ import pytest
 
 from _dashboard_helpers import PAGES, dashboard_server, published_sample
 from _pipeline_helpers import REPO_ROOT
-from tmdb_pipeline.devtools.browser import CHROMIUM_FLAGS, INSTALL_HINT, find_chromium
+from tmdb_devtools.browser import CHROMIUM_FLAGS, INSTALL_HINT, find_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -47,6 +47,8 @@ MIN_CHARTS = {
     "countries": 3,
     "series": 4,
     "quality": 2,
+    "model": 4,
+    "health": 4,
 }
 # A page must be drawn within this (a busy 2-core machine included); docs/dashboard.md has measured times.
 PAGE_TIMEOUT_MS = 30_000

@@ -89,7 +89,7 @@ def test_without_a_route_to_the_hub_dbt_deps_is_not_even_started(
     empty: Project, no_packages: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(packages.socket, "create_connection", _no_route)
-    found = packages.prepare(empty, lambda _: None)
+    found = packages.prepare(empty)
     assert found.mode == "unavailable"
     assert packages.HUB_HOST in found.detail and "Network is unreachable" in found.detail
     assert no_packages == []
@@ -100,7 +100,7 @@ def test_behind_a_proxy_dbt_deps_decides(
 ) -> None:
     monkeypatch.setattr(packages.socket, "create_connection", _no_route)  # direct route blocked ...
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")  # ... but a proxy may get through
-    found = packages.prepare(empty, lambda _: None)
+    found = packages.prepare(empty)
     assert [command[-1] for command in no_packages] == ["deps"]
     assert found.mode == "unavailable" and "a reason of its own" in found.detail
 
@@ -113,4 +113,4 @@ def test_a_mirror_without_the_packages_is_a_clear_error(
     (tmp_path / "mirror" / "something").mkdir(parents=True)
     monkeypatch.setenv("DBT_PACKAGES_MIRROR", str(tmp_path / "mirror"))
     with pytest.raises(UserError, match="holds no package named dbt_expectations, dbt_date"):
-        packages.prepare(empty, lambda _: None)
+        packages.prepare(empty)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import re
 import socket
 import subprocess
@@ -79,30 +80,31 @@ def answering_server(status: int) -> Iterator[None]:
 
 
 def test_sample_is_generated_once_and_obtained_through_kagglehub(
-    no_kaggle_credentials: Path, data_root: Path
+    no_kaggle_credentials: Path, data_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    said: list[str] = []
-    dataset = extract.resolve_source("sample", announce=said.append)
+    caplog.set_level(logging.INFO, logger="tmdb_pipeline")
+    dataset = extract.resolve_source("sample")
     cache = data_root / "sample" / "kagglehub-cache"
     assert dataset.kind == "sample"
     assert dataset.path == kaggle.cached_dataset_dir(cache, 1)
     assert dataset.label == "built-in synthetic sample (60 movies + 15 series, seed 42)"
     assert len(list((dataset.path / "movies/movies").iterdir())) == 60
     assert len(list((dataset.path / "series/series").iterdir())) == 15
-    assert any("Generated the built-in synthetic sample" in line for line in said)
+    assert any("Generated the built-in synthetic sample" in line for line in caplog.messages)
 
-    said.clear()
-    again = extract.resolve_source("sample", announce=said.append)
+    caplog.clear()
+    again = extract.resolve_source("sample")
     assert again == dataset
-    assert not any("Generated" in line for line in said)  # reused, not generated again
+    assert not any("Generated" in line for line in caplog.messages)  # reused, not generated again
 
 
 def test_auto_without_credentials_says_so_and_uses_the_sample(
-    no_kaggle_credentials: Path, data_root: Path
+    no_kaggle_credentials: Path, data_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    said: list[str] = []
-    dataset = extract.resolve_source("auto", announce=said.append)
+    caplog.set_level(logging.INFO, logger="tmdb_pipeline")
+    dataset = extract.resolve_source("auto")
     assert dataset.kind == "sample"
+    said = caplog.messages
     assert said[0].startswith("No Kaggle credentials found: using the built-in synthetic sample")
     assert "KAGGLE_USERNAME and KAGGLE_KEY" in said[0] and "SOURCE=kaggle" in said[0]
 
@@ -112,7 +114,7 @@ def test_sample_size_from_the_environment_is_checked(
 ) -> None:
     monkeypatch.setenv("TMDB_SAMPLE_SIZE", "a few")
     with pytest.raises(UserError, match="TMDB_SAMPLE_SIZE"):
-        extract.resolve_source("sample", announce=lambda _: None)
+        extract.resolve_source("sample")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -121,7 +123,7 @@ def test_sample_size_from_the_environment_is_checked(
 
 def test_kaggle_without_credentials_explains_what_to_set(no_kaggle_credentials: Path) -> None:
     with pytest.raises(UserError) as caught:
-        extract.resolve_source("kaggle", announce=lambda _: None)
+        extract.resolve_source("kaggle")
     message = str(caught.value)
     assert "No Kaggle credentials found" in message
     assert "KAGGLE_USERNAME and KAGGLE_KEY" in message and "SOURCE=sample" in message
@@ -133,21 +135,21 @@ def test_kaggle_uses_kagglehubs_cache_offline_when_the_dataset_is_there(
     cache = tmp_path / "kagglehub-cache"  # KAGGLEHUB_CACHE, set by no_kaggle_credentials
     folder = write_dataset(kaggle.cached_dataset_dir(cache, 1), movies={"movie_1.json": {"id": 1}})
     kaggle.cache_completion_marker(cache, 1).touch()
-    dataset = extract.resolve_source("kaggle", announce=lambda _: None)
+    dataset = extract.resolve_source("kaggle")
     assert dataset.kind == "kaggle"
     assert dataset.path == folder
     assert dataset.label == "Kaggle dataset edgartanaka1/tmdb-movies-and-series version 1"
 
 
 def test_network_down_is_a_clear_error_within_seconds(
-    fake_credentials: None, closed_kaggle_port: None
+    fake_credentials: None, closed_kaggle_port: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    said: list[str] = []
+    caplog.set_level(logging.INFO, logger="tmdb_pipeline")
     started = time.monotonic()
     with pytest.raises(UserError) as caught:
-        extract.resolve_source("auto", announce=said.append)
+        extract.resolve_source("auto")
     assert time.monotonic() - started < 20
-    assert said[0].startswith("Kaggle credentials found (KAGGLE_USERNAME and KAGGLE_KEY)")
+    assert caplog.messages[0].startswith("Kaggle credentials found (KAGGLE_USERNAME and KAGGLE_KEY)")
     message = str(caught.value)
     assert "Kaggle could not be reached" in message and "Connection refused" in message
     assert "SOURCE=sample" in message
@@ -167,7 +169,7 @@ def test_http_failures_are_explained(fake_credentials: None, status: int, expect
     with answering_server(status):
         started = time.monotonic()
         with pytest.raises(UserError, match=re.escape(expected)):
-            extract.resolve_source("kaggle", announce=lambda _: None)
+            extract.resolve_source("kaggle")
         assert time.monotonic() - started < 20
 
 
@@ -179,14 +181,14 @@ def test_a_server_that_never_answers_is_given_up_on(
     monkeypatch.setenv("TMDB_KAGGLE_STALL_TIMEOUT", "1.5")
     started = time.monotonic()
     with pytest.raises(UserError, match="stopped making progress"):
-        extract.resolve_source("kaggle", announce=lambda _: None)
+        extract.resolve_source("kaggle")
     assert time.monotonic() - started < 15
 
 
 def test_a_broken_kaggle_json_is_reported(no_kaggle_credentials: Path) -> None:
     (no_kaggle_credentials / ".kaggle" / "kaggle.json").write_text("{not json")
     with pytest.raises(UserError, match="credentials file is broken"):
-        extract.resolve_source("auto", announce=lambda _: None)
+        extract.resolve_source("auto")
 
 
 def test_stall_timeout_must_be_a_positive_number(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,7 +204,7 @@ def test_stall_timeout_must_be_a_positive_number(monkeypatch: pytest.MonkeyPatch
 def test_a_folder_in_the_dataset_layout_is_used_as_is(tmp_path: Path) -> None:
     folder = tmp_path / "tmdb"
     (folder / "series" / "series").mkdir(parents=True)  # series only is fine
-    dataset = extract.resolve_source(str(folder), announce=lambda _: None)
+    dataset = extract.resolve_source(str(folder))
     assert dataset.kind == "folder"
     assert dataset.path == folder.resolve()
     assert str(folder.resolve()) in dataset.label
@@ -221,16 +223,16 @@ def test_a_folder_in_the_dataset_layout_is_used_as_is(tmp_path: Path) -> None:
 )
 def test_a_folder_without_the_layout_is_explained(tmp_path: Path, make, expected: str) -> None:
     with pytest.raises(UserError, match=expected) as caught:
-        extract.resolve_source(str(make(tmp_path)), announce=lambda _: None)
+        extract.resolve_source(str(make(tmp_path)))
     assert "movies/movies/movie_<id>.json" in str(caught.value)
 
 
 def test_a_folder_one_level_off_gets_a_hint(tmp_path: Path) -> None:
     real = write_dataset(tmp_path / "download" / "versions" / "1", movies={"movie_1.json": {"id": 1}})
     with pytest.raises(UserError, match=f"Did you mean {real}"):
-        extract.resolve_source(str(tmp_path / "download"), announce=lambda _: None)
+        extract.resolve_source(str(tmp_path / "download"))
     with pytest.raises(UserError, match=f"Did you mean {real}"):
-        extract.resolve_source(str(real / "movies" / "movies"), announce=lambda _: None)
+        extract.resolve_source(str(real / "movies" / "movies"))
 
 
 def test_tmdb_get_prints_the_dataset_or_a_paragraph(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The quality gates catch what they are for, and name the file at fault.
 
 Each defect is planted in a temporary copy of the project (the real tree is never touched), and the gate
-functions of tmdb_pipeline.devtools.gates run against that copy.
+functions of tmdb_devtools.gates run against that copy.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ import dataclasses
 import re
 import shutil
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tmdb_pipeline.devtools import browser, gates, secrets
-from tmdb_pipeline.devtools.gates import builds, common, static
-from tmdb_pipeline.devtools.gates.common import GateResult
+from tmdb_devtools import browser, gates, secrets
+from tmdb_devtools.gates import builds, common, static
+from tmdb_devtools.gates.common import GateResult
 from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.project import project
 
@@ -281,11 +282,15 @@ def test_gates_are_chosen_by_only_and_skip() -> None:
         return [gate.name for gate in gates._selected(only, skip)]
 
     everything = [gate.name for gate in gates.GATES]
-    assert everything[-1] == "spark", "the slowest gate runs last"
+    lane = [gate.name for gate in gates.GATES if gate.beside]
+    assert lane == ["spark", "airflow", "containers"], "the self-contained gates run in the second lane"
     assert names(None) == everything
     assert names("static") == ["sqlfluff", "ruff", "conventions", "workflows"]
-    assert names(None, "spark") == everything[:-1]  # CI's checks job: spark runs as a job of its own
+    assert names(None, "spark") == [n for n in everything if n != "spark"]  # CI: spark is a job of its own
     assert names("spark") == ["spark"]
+    assert names(None, None) == names(None, "spark-cluster")  # opt-in: only when named
+    assert [g.name for g in gates._selected(None, None, "spark-cluster")] == [*everything, "spark-cluster"]
+    assert [g.name for g in gates._selected("ruff", None, "spark-cluster")] == ["ruff", "spark-cluster"]
     assert names("containers") == ["containers"]  # make test-containers; CI's GitHub job with Docker
     assert names("static,pytest", "ruff") == ["sqlfluff", "conventions", "workflows", "pytest"]
     with pytest.raises(UserError, match="unknown gate sparks"):
@@ -370,13 +375,19 @@ def test_the_slowest_tests_come_from_every_gates_junit_report(tmp_path: Path) ->
     assert command[-2:] == [f"--junitxml={reports / 'spark'}.xml", "tests/python/test_spark_parity.py"]
 
 
-def test_a_gate_run_beside_the_others_reports_its_output_and_result(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def repo_with_a_typo_in_a_workflow(tmp_path: Path) -> Path:
+    """A project the ruff gate passes and the workflows gate fails."""
     root = tmp_path / "repo"
     write(root, ".github/workflows/typo.yml", TYPO_WORKFLOW)
     write(root, "tidy.py", "x = 1\n")
     write(root, "dbt_project.yml", "name: gate_fixture\n")  # what makes `tmdb` take root as the project
+    return root
+
+
+def test_a_gate_run_beside_the_others_reports_its_output_and_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = repo_with_a_typo_in_a_workflow(tmp_path)
     beside = [dataclasses.replace(g, beside=g.name == "workflows") for g in gates.GATES]
     monkeypatch.setattr(gates, "GATES", tuple(beside))
     assert gates.run_gates("ruff,workflows", root=root) == 1
@@ -388,6 +399,37 @@ def test_a_gate_run_beside_the_others_reports_its_output_and_result(
     assert re.search(r"^PASS  ruff .* s$", out, re.MULTILINE)
     assert re.search(r"^FAIL  workflows .* s \(beside the others\)$", out, re.MULTILINE)
     assert out.rstrip().splitlines()[-1] == "gates: 1 passed, 1 failed"
+
+
+def test_the_gates_of_the_second_lane_run_one_after_another_beside_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = repo_with_a_typo_in_a_workflow(tmp_path)
+    lane = [dataclasses.replace(g, beside=g.name in ("ruff", "workflows")) for g in gates.GATES]
+    first_lane_ran: list[bool] = []
+
+    def first_lane_gate(_: Path) -> GateResult:
+        first_lane_ran.append(True)
+        return GateResult(True, [])
+
+    monkeypatch.setattr(gates, "GATES", (gates.Gate("first", first_lane_gate, False), *lane))
+    spans: dict[str, tuple[float, float]] = {}
+    wait = gates.Beside.wait
+
+    def timed_wait(self: gates.Beside) -> tuple[GateResult, float]:
+        result = wait(self)
+        spans[self.gate.name] = (self.started, time.monotonic())
+        return result
+
+    monkeypatch.setattr(gates.Beside, "wait", timed_wait)
+    assert gates.run_gates("first,ruff,workflows", root=root) == 1
+    out = capsys.readouterr().out
+    assert first_lane_ran == [True]
+    assert spans["ruff"][1] <= spans["workflows"][0]  # one after another, in the gates' order
+    assert out.index("=== ruff (ran beside the others)") < out.index("=== workflows (ran beside the others)")
+    assert re.search(r"^PASS  ruff .* s \(beside the others\)$", out, re.MULTILINE)
+    assert re.search(r"^FAIL  workflows .* s \(beside the others\)$", out, re.MULTILINE)
+    assert out.rstrip().splitlines()[-1] == "gates: 2 passed, 1 failed"
 
 
 @pytest.mark.parametrize("missing", ["podman", "runc", "debootstrap"])

@@ -41,7 +41,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
         series={"series_7.json": series(7)},
     )
     landing = root / "landing"
-    stage.stage(dataset, landing, source_label="test", workers=1, announce=lambda _: None)
+    stage.stage(dataset, landing, source_label="test", workers=1)
     return landing
 
 
@@ -85,7 +85,7 @@ def test_the_stager_refuses_to_write_files_the_contract_does_not_declare(
 
     dataset = write_dataset(tmp_path / "dataset", movies={"movie_1.json": movie(1)})
     with pytest.raises(UserError, match=r"writes documents columns source_file, file_sha256, doc.*declares"):
-        stage.stage(dataset, tmp_path / "landing", source_label="x", workers=1, announce=lambda _: None)
+        stage.stage(dataset, tmp_path / "landing", source_label="x", workers=1)
     assert not list((tmp_path / "landing").glob("batch=*"))  # nothing read, nothing written
 
 

@@ -99,7 +99,7 @@ def test_the_orchestrators_dbt_waits_for_the_data_folders_dbt_lock_and_holds_it(
     try:
         waiting = one_writer(data_dir, fake_dbt, "test")
         assert waiting.stderr is not None
-        first = waiting.stderr.readline()  # the wait is announced before it starts
+        first = waiting.stderr.readline()  # the wait is logged (to stderr) before it starts
         assert first.startswith(f"Waiting for the warehouse of {data_dir}"), first
         time.sleep(0.5)  # time enough for a dbt that did not wait to start and end
         assert waiting.poll() is None

@@ -1,16 +1,18 @@
 """The Python half is one installable package with one command, installed from a lock file.
 
-`tmdb --help` names every command; the package never edits sys.path, never sets PYTHONPATH and never runs pip;
-the lock files everyone installs from (requirements/*.txt) are exports of uv.lock, which resolves exactly the
-dependencies pyproject.toml declares.
-"""
+`tmdb --help` names every command a user runs and nothing else: the contributors' tooling (gates, benchmark)
+lives in scripts/tmdb_devtools, which the wheel does not contain. The package never edits sys.path, never sets
+PYTHONPATH and never runs pip; the lock files everyone installs from (requirements/*.txt) are exports of
+uv.lock, which resolves exactly the dependencies pyproject.toml declares."""
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from tmdb_pipeline.project import project
 
 ROOT = project().root
 PACKAGE = ROOT / "scripts" / "tmdb_pipeline"
-LOCK_EXPORTS = ("base", "dev", "spark", "spark-thrift", "bench", "dashboard")
+LOCK_EXPORTS = ("base", "dev", "spark", "spark-thrift", "bench", "dashboard", "ml")
 
 
 def test_the_installed_command_lists_every_command() -> None:
@@ -28,7 +30,8 @@ def test_the_installed_command_lists_every_command() -> None:
     assert tmdb.is_file(), "the console script is not installed: `make venv` installs the package"
     shown = subprocess.run([str(tmdb), "--help"], capture_output=True, text=True, check=True).stdout
     commands = {name for name, sub in _subcommands().items() if sub.description}
-    assert commands >= {"run", "stage", "build", "test", "docs", "bench", "dbt", "get", "sample"}
+    assert commands >= {"run", "stage", "build", "docs", "dbt", "get", "sample", "dashboard"}
+    assert not commands & {"test", "bench", "bench-step", "check-secrets"}, "contributors' tooling in tmdb"
     for name in commands:
         assert re.search(rf"^\s+{re.escape(name)}\s", shown, re.MULTILINE), (
             f"`tmdb --help` does not list {name}"
@@ -41,11 +44,35 @@ def _subcommands() -> dict[str, object]:
     return dict(action.choices)  # type: ignore[attr-defined]
 
 
-def test_every_make_target_that_runs_the_pipeline_calls_tmdb() -> None:
+def test_every_make_target_calls_tmdb_or_the_devtools() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("run", "stage", "build", "test", "lint", "docs", "bench"):
+    for target, command in [
+        *((t, "$(TMDB) ") for t in ("run", "stage", "build", "docs", "dashboard")),
+        *((t, "$(DEVTOOLS) ") for t in ("test", "lint", "bench")),
+    ]:
         recipe = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
-        assert recipe and "$(TMDB) " in recipe.group(1), f"make {target} does not call tmdb"
+        assert recipe and command in recipe.group(1), f"make {target} does not call {command.strip()}"
+
+
+def test_the_wheel_holds_the_pipeline_and_not_the_devtools(tmp_path: Path) -> None:
+    """What a user installs is the pipeline; the gates, benchmark and test drivers stay in the checkout."""
+    # setuptools builds in the source folder (build/, *.egg-info): a copy keeps the checkout clean
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT / "scripts", source / "scripts", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(tmp_path), str(source)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("tmdb_warehouse-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        tops = {name.split("/", 1)[0] for name in archive.namelist()}
+    assert "tmdb_pipeline" in tops
+    assert not {top for top in tops if "devtools" in top or "dbt_bouncer" in top or "sqlfluff" in top}
 
 
 @pytest.mark.parametrize(

@@ -58,8 +58,26 @@ def checksums(folder: Path) -> dict[str, str]:
 
 
 def versions(data_dir: Path) -> list[str]:
-    root = data_dir / "publish"
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and p.name[0] != ".")
+    return [p.name for p in publish.published_versions(data_dir / "publish")]
+
+
+def test_a_publish_is_known_to_be_of_the_warehouse_as_it_is_until_the_warehouse_changes(
+    tmp_path: Path,
+) -> None:
+    """A run that skips the build republishes unless `latest` came from this very warehouse: a publish cut
+    off after a green build (killed, a full disk) must not leave the build before it published for good (the
+    fault campaign found this: tests/python/test_faults_replay.py)."""
+    data_dir = tmp_path / "sample"
+    assert not publish.is_of_warehouse(workspace(data_dir), "duckdb")  # nothing published
+    make_warehouse(data_dir / "tmdb.duckdb")
+    publish.publish(workspace(data_dir))
+    assert publish.is_of_warehouse(workspace(data_dir), "duckdb")
+    assert not publish.is_of_warehouse(workspace(data_dir), "spark")
+    (data_dir / "tmdb.duckdb").unlink()
+    make_warehouse(data_dir / "tmdb.duckdb", rows=5)  # a later green build whose publish did not happen
+    assert not publish.is_of_warehouse(workspace(data_dir), "duckdb")
+    publish.publish(workspace(data_dir))
+    assert publish.is_of_warehouse(workspace(data_dir), "duckdb")
 
 
 def test_publish_writes_one_parquet_per_mart_and_a_manifest_then_points_latest_at_it(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ from _pipeline_helpers import (
     working_relations,
 )
 from conftest import movie, series
-from tmdb_pipeline.devtools.checksums import differences, table_checksums
+from tmdb_devtools.checksums import differences, table_checksums
 from tmdb_pipeline.extract import sample
 from tmdb_pipeline.stage import MAX_DOC_BYTES
 

@@ -1,10 +1,11 @@
 """The same models on a local Spark cluster, through its Thrift server: same results as DuckDB, and builds
 that survive losing a worker, or fail clearly and recover when the Thrift server is lost.
 
-This file is the `spark-cluster` gate (`make test-spark-cluster`, `tmdb test --only spark-cluster`); the
-`pytest` gate leaves it out. One cluster (`tmdb spark-cluster start`: a master, two workers, a Thrift
-server), on free ports found at start, serves a generated dataset's data folder for the whole file and is
-stopped at the end, also after a failure (the gate stops whatever is left under its folder, too).
+This file is the `spark-cluster` gate (`make test-spark-cluster`, `python -m tmdb_devtools test --only
+spark-cluster`); the `pytest` gate leaves it out. One cluster (`tmdb spark-cluster start`: a master, two
+workers, a Thrift server), on free ports found at start, serves a generated dataset's data folder for the
+whole file and is stopped at the end, also after a failure (the gate stops whatever is left under its folder,
+too).
 
 1. First build: the dataset (1,000 movies + 250 series) built on DuckDB (`tmdb run`) and through the Thrift
    server (`tmdb build --target spark-thrift`: seeds, every model, the snapshot, every data and unit test);
@@ -52,7 +53,7 @@ from _spark_compare import (
     untested_models,
 )
 from conftest import REPO_ROOT, pipeline_env
-from tmdb_pipeline.devtools.browser import CHROMIUM_FLAGS, INSTALL_HINT, find_chromium
+from tmdb_devtools.browser import CHROMIUM_FLAGS, INSTALL_HINT, find_chromium
 from tmdb_pipeline.extract import sample
 from tmdb_pipeline.project import project
 from tmdb_pipeline.warehouse import packages, spark
@@ -237,7 +238,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterRun]:
         tmp_path_factory.mktemp("spark_cluster"),
         dict(zip(keys, (master, master_ui, worker_ui, thrift, app_ui), strict=True)),
     )
-    available = packages.prepare(project(), lambda _: None)
+    available = packages.prepare(project())
     built.packages_env = {} if available.complete else {"TMDB_SKIP_DBT_DEPS": "1"}
     built.generate(1)
     # staging the dataset makes its data folder, which the cluster then serves
@@ -249,7 +250,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterRun]:
         subprocess.run([*TMDB, "spark-cluster", "stop"], env=built.env("stage"), cwd=built.root, check=False)
         from tmdb_pipeline.warehouse.spark_cluster import stop_all_under
 
-        stop_all_under(built.root, lambda _: None)
+        stop_all_under(built.root)
 
 
 @pytest.fixture(scope="module")

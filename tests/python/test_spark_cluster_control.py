@@ -6,6 +6,7 @@ messages, the clean-up after a lost server, the gate. (The cluster itself: tests
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -21,8 +22,8 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT, pipeline_env
-from tmdb_pipeline.devtools import gates
-from tmdb_pipeline.devtools.gates import builds
+from tmdb_devtools import gates
+from tmdb_devtools.gates import builds
 from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.warehouse import dbt, spark_thrift
 from tmdb_pipeline.warehouse.spark_cluster import FOLDER, Settings, SparkCluster, components, launch
@@ -147,8 +148,9 @@ def test_a_stale_record_never_signals_the_process_that_has_its_id_now(
 
 @needs_proc
 def test_stop_with_a_stale_state_file_says_so_and_signals_nothing(
-    workspace: Workspace, sleeper: subprocess.Popen[bytes]
+    workspace: Workspace, sleeper: subprocess.Popen[bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="tmdb_pipeline")
     cluster = SparkCluster(workspace)
     cluster.root.mkdir()
     ticks = start_ticks(sleeper.pid)
@@ -158,18 +160,19 @@ def test_stop_with_a_stale_state_file_says_so_and_signals_nothing(
             {"version": 1, "data_dir": str(workspace.root), "settings": {}, "daemons": {"master": record}}
         )
     )
-    said: list[str] = []
-    assert cluster.stop(announce=said.append) == 0
+    assert cluster.stop() == 0
+    said = caplog.messages
     assert any(f"master    was not running (PID {sleeper.pid}" in line for line in said), said
     assert sleeper.poll() is None
     assert not cluster.state_file.exists()
-    assert cluster.stop(announce=said.append) == 0 and "nothing to stop" in said[-1]
+    assert cluster.stop() == 0 and "nothing to stop" in caplog.messages[-1]
 
 
 @needs_proc
 def test_stopping_one_component_leaves_the_others_and_says_when_it_is_already_down(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="tmdb_pipeline")
     cluster = SparkCluster(workspace)
     cluster.root.mkdir()
     daemons = {
@@ -192,10 +195,10 @@ def test_stopping_one_component_leaves_the_others_and_says_when_it_is_already_do
             }
         )
     )
-    said: list[str] = []
     try:
-        assert cluster.stop(["worker-1", "worker-2"], kill=True, announce=said.append) == 1
+        assert cluster.stop(["worker-1", "worker-2"], kill=True) == 1
         assert not daemons["worker-1"].running() and daemons["master"].running()
+        said = caplog.messages
         assert any("worker-2  is not running: nothing to stop" in line for line in said), said
         assert any(f"worker-1  killed (PID {daemons['worker-1'].pid})" in line for line in said), said
         assert set(cluster.read_state().daemons) == {"master"}
@@ -208,7 +211,7 @@ def test_stopping_an_unknown_component_is_a_message(workspace: Workspace) -> Non
     with pytest.raises(
         UserError, match="No component worker-9 in the Spark cluster: its components are master"
     ):
-        SparkCluster(workspace).stop(["worker-9"], announce=lambda _: None)
+        SparkCluster(workspace).stop(["worker-9"])
 
 
 # --- starting -----------------------------------------------------------------------------------------------
@@ -232,7 +235,7 @@ def test_a_port_in_use_is_refused_before_anything_starts_naming_its_holder(
         port = held.getsockname()[1]
         monkeypatch.setenv("TMDB_SPARK_THRIFT_PORT", str(port))
         with pytest.raises(UserError) as refused:
-            SparkCluster(workspace).start(announce=lambda _: None)
+            SparkCluster(workspace).start()
     message = str(refused.value)
     assert (
         f"127.0.0.1:{port} (the Thrift server, TMDB_SPARK_THRIFT_PORT) is in use by PID {os.getpid()}"
@@ -447,7 +450,7 @@ def test_the_cluster_gate_runs_only_when_named_and_its_tests_only_there(
     monkeypatch.setattr(builds.spark, "unavailable_reason", lambda: None)
     from tmdb_pipeline.warehouse import spark_cluster
 
-    monkeypatch.setattr(spark_cluster, "stop_all_under", lambda folder, say: stopped.append(folder) or 0)
+    monkeypatch.setattr(spark_cluster, "stop_all_under", lambda folder: stopped.append(folder) or 0)
     builds.run_pytest(tmp_path)
     result = builds.check_spark_cluster(tmp_path)
     assert builds.CLUSTER_TESTS in commands[0]  # the pytest gate leaves it out ...

@@ -1,8 +1,8 @@
 """The Spark target builds the same warehouse as DuckDB, first and incremental builds alike.
 
-This file is the `spark` gate of `make test` (`tmdb test --only spark`); the `pytest` gate leaves it
-out. About 4 minutes on a quiet 2-core machine (245 s measured), nearly all of it Spark's per-statement
-cost; `make test` runs it beside the other gates.
+This file is the `spark` gate of `make test` (`python -m tmdb_devtools test --only spark`); the `pytest` gate
+leaves it out. About 4 minutes on a quiet 2-core machine (245 s measured), nearly all of it Spark's
+per-statement cost; `make test` runs it beside the other gates.
 
 A generated dataset (the built-in sample's generator, 1,000 movies + 250 series) is staged and built on
 both targets through the pipeline (`run --target duckdb`, then `build --target spark`: one `dbt build`
@@ -52,11 +52,11 @@ from _spark_compare import (
     untested_models,
 )
 from conftest import pipeline_env
-from tmdb_pipeline import cli
 from tmdb_pipeline.errors import LockedError, UserError
 from tmdb_pipeline.extract import sample
 from tmdb_pipeline.project import project
 from tmdb_pipeline.warehouse import dbt, packages, spark
+from tmdb_pipeline.warehouse.publish import published_versions
 from tmdb_pipeline.warehouse.spark import Spark
 from tmdb_pipeline.workspace import DataRoot
 
@@ -87,7 +87,7 @@ class Builds:
         self.compared: dict[str, list[str]] = {}
         # dbt-expectations from dbt_packages/, DBT_PACKAGES_MIRROR or the dbt Hub, found once for all builds;
         # without it every build leaves the same tests out (and the run results still match)
-        available = packages.prepare(project(), lambda _: None)
+        available = packages.prepare(project())
         self.packages_env = {} if available.complete else {"TMDB_SKIP_DBT_DEPS": "1"}
 
     @property
@@ -219,9 +219,7 @@ def test_the_spark_build_publishes_the_same_files_as_the_duckdb_build(builds: Bu
     """Each green build published its marts (warehouse.publish): DuckDB's run, then Spark's build. The two
     published versions hold the same relations, columns, types and rows (floats within FLOAT_TOLERANCE)."""
     root = builds.data_dir / "publish"
-    duck, spark = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and p.name[0] != ".")[
-        -2:
-    ]
+    duck, spark = published_versions(root)[-2:]
     manifests = {v: orjson.loads((v / "manifest.json").read_bytes()) for v in (duck, spark)}
     assert manifests[duck]["target"] == "duckdb" and manifests[spark]["target"] == "spark"
     assert (root / "latest").resolve() == spark
@@ -395,7 +393,7 @@ def test_the_dbt_target_is_read_from_dbts_own_options(
         monkeypatch.setenv("DBT_TARGET", env_target)
     else:
         monkeypatch.delenv("DBT_TARGET", raising=False)
-    assert cli.dbt_target(args) == target
+    assert dbt.target_named(args) == target
 
 
 def test_dbt_by_hand_on_spark_is_prepared_like_a_build(tmp_path: Path) -> None:

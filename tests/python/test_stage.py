@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import signal
@@ -36,11 +37,16 @@ MANIFEST_KEYS = [
 ]
 
 
-def run_stage(dataset: Path, landing: Path, **kwargs: Any) -> tuple[StageResult, list[str]]:
-    said: list[str] = []
+def run_stage(dataset: Path, landing: Path, **kwargs: Any) -> StageResult:
     kwargs.setdefault("workers", 1)
-    result = stage.stage(dataset, landing, source_label="test data", announce=said.append, **kwargs)
-    return result, said
+    return stage.stage(dataset, landing, source_label="test data", **kwargs)
+
+
+def said(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the pipeline logged since the last look (INFO and above: the test sets the level)."""
+    messages = list(caplog.messages)
+    caplog.clear()
+    return messages
 
 
 def landing_state(landing: Path) -> dict[str, Any]:
@@ -58,15 +64,16 @@ def landing_state(landing: Path) -> dict[str, Any]:
 
 
 def test_a_first_run_writes_one_batch_with_documents_manifest_and_summary(
-    make_dataset, tmp_path: Path
+    make_dataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="tmdb_pipeline")
     raw_movie = b'{"id":10,"title":"Ten","runtime":90}'
     dataset = make_dataset(
         movies={"movie_10.json": raw_movie, "movie_11.json": movie(11), "movie_12.json": b"{oops"},
         series={"series_5.json": series(5)},
     )
     landing = tmp_path / "landing"
-    result, said = run_stage(dataset, landing)
+    result = run_stage(dataset, landing)
 
     assert result.batch_id == "b000001"
     assert result.seen == {"movies": 3, "series": 1}
@@ -74,8 +81,9 @@ def test_a_first_run_writes_one_batch_with_documents_manifest_and_summary(
     assert result.quarantined == {"movies": 1, "series": 0}
     assert result.unchanged == {"movies": 0, "series": 0}
     assert result.reasons == {"invalid_json": 1}
-    assert said[0].startswith("Staged batch b000001 from the test data")
-    assert "movies: 3 seen, 2 staged, 1 quarantined, 0 unchanged" in said[0]
+    message = said(caplog)[0]
+    assert message.startswith("Staged batch b000001 from the test data")
+    assert "movies: 3 seen, 2 staged, 1 quarantined, 0 unchanged" in message
 
     batch = landing / "batch=b000001"
     assert sorted(p.name for p in batch.iterdir()) == [
@@ -125,21 +133,26 @@ def test_a_first_run_writes_one_batch_with_documents_manifest_and_summary(
     assert read_landing_like_dbt(landing) == {"movies": 2, "series": 1, "manifest": 4}
 
 
-def test_staging_the_same_input_again_writes_nothing_and_says_so(make_dataset, tmp_path: Path) -> None:
+def test_staging_the_same_input_again_writes_nothing_and_says_so(
+    make_dataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tmdb_pipeline")
     dataset = make_dataset(
         movies={f"movie_{i}.json": movie(i) for i in range(1, 6)}, series={"x.json": b"[]"}
     )
     landing = tmp_path / "landing"
     run_stage(dataset, landing)
     before = landing_state(landing)
-    result, said = run_stage(dataset, landing)
+    said(caplog)
+    result = run_stage(dataset, landing)
+    message = said(caplog)[0]
     assert result.batch_id is None
     assert result.unchanged == {"movies": 5, "series": 1} and result.seen == result.unchanged
     assert result.still_quarantined == {"movies": 0, "series": 1}
     assert (
-        "Nothing new to stage" in said[0]
-        and "since batch b000001" in said[0]
-        and "no batch was written" in said[0]
+        "Nothing new to stage" in message
+        and "since batch b000001" in message
+        and "no batch was written" in message
     )
     assert landing_state(landing) == before
     assert sorted(os.listdir(landing)) == [manifests.INDEX_NAME, ".stage.lock", "batch=b000001"]
@@ -153,19 +166,19 @@ def test_the_manifest_index_is_used_only_while_every_manifest_is_as_it_was(
     run_stage(dataset, landing)
     index = landing / manifests.INDEX_NAME
     assert index.is_file()
-    assert run_stage(dataset, landing)[0].unchanged["movies"] == 5
+    assert run_stage(dataset, landing).unchanged["movies"] == 5
 
     # a manifest rewritten without movie_1's line: the index is stale, and movie_1 is staged again
     manifest = landing / "batch=b000001" / "manifest.ndjson"
     lines = manifest.read_bytes().splitlines(keepends=True)
     manifest.write_bytes(b"".join(line for line in lines if b'"movies/movies/movie_1.json"' not in line))
-    result, _ = run_stage(dataset, landing)
+    result = run_stage(dataset, landing)
     assert result.batch_id == "b000002" and result.staged["movies"] == 1
 
     # a damaged index is not trusted: the manifests are read again
     index.write_bytes(b"\x00 not an index")
-    again, said = run_stage(dataset, landing)
-    assert again.batch_id is None and again.unchanged["movies"] == 5, said
+    again = run_stage(dataset, landing)
+    assert again.batch_id is None and again.unchanged["movies"] == 5
 
 
 def test_the_index_brought_up_to_date_after_a_batch_is_the_next_runs_start(
@@ -180,7 +193,7 @@ def test_the_index_brought_up_to_date_after_a_batch_is_the_next_runs_start(
     manifests.index_in_background(landing).join()  # what `tmdb run` does while dbt builds
     indexed = manifests._read_index(landing, identity)
     assert indexed is not None and sorted(indexed) == [f"movies/movies/movie_{i}.json" for i in range(1, 6)]
-    assert run_stage(dataset, landing)[0].unchanged["movies"] == 5
+    assert run_stage(dataset, landing).unchanged["movies"] == 5
 
 
 def test_new_and_changed_files_go_into_a_new_batch_alone(make_dataset, tmp_path: Path) -> None:
@@ -195,7 +208,7 @@ def test_new_and_changed_files_go_into_a_new_batch_alone(make_dataset, tmp_path:
         same, ns=(same.stat().st_atime_ns, same.stat().st_mtime_ns + 5_000_000_000)
     )  # touched, same bytes
 
-    result, _ = run_stage(dataset, landing)
+    result = run_stage(dataset, landing)
     assert result.batch_id == "b000002"
     assert result.staged["movies"] == 2 and result.unchanged["movies"] == 4 and result.seen["movies"] == 6
     rows = batch_lines(landing, "b000002", "movies-*.ndjson")
@@ -211,29 +224,33 @@ def test_new_and_changed_files_go_into_a_new_batch_alone(make_dataset, tmp_path:
     # the touched file was read and found identical: its new mtime is remembered, so the next run
     # skips every file without reading any
     assert (landing / ".verified.ndjson").read_bytes().startswith(b'["movies/movies/movie_3.json",')
-    third, _ = run_stage(dataset, landing)
+    third = run_stage(dataset, landing)
     assert third.batch_id is None and third.unchanged["movies"] == 6
     assert third.bytes_read == 0
 
 
 def test_the_same_id_twice_in_one_batch_is_staged_twice(make_dataset, tmp_path: Path) -> None:
     dataset = make_dataset(movies={"movie_7.json": movie(7), "movie_7_copy.json": movie(7, title="Copy")})
-    result, _ = run_stage(dataset, tmp_path / "landing")
+    result = run_stage(dataset, tmp_path / "landing")
     assert result.staged["movies"] == 2
     ids = [row["doc"]["id"] for row in batch_lines(tmp_path / "landing", "b000001", "movies-*.ndjson")]
     assert ids == [7, 7]
 
 
-def test_a_quarantined_file_stays_quarantined_until_it_changes(make_dataset, tmp_path: Path) -> None:
+def test_a_quarantined_file_stays_quarantined_until_it_changes(
+    make_dataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="tmdb_pipeline")
     dataset = make_dataset(movies={"movie_1.json": b'{"id": "one"}'})
     landing = tmp_path / "landing"
-    first, _ = run_stage(dataset, landing)
+    first = run_stage(dataset, landing)
     assert first.reasons == {"invalid_id": 1}
-    again, said = run_stage(dataset, landing)
+    said(caplog)
+    again = run_stage(dataset, landing)
     assert again.batch_id is None and again.still_quarantined["movies"] == 1
-    assert "1 of them still quarantined" in said[0]
+    assert "1 of them still quarantined" in said(caplog)[0]
     (dataset / "movies/movies/movie_1.json").write_bytes(b'{"id": 1}')
-    fixed, _ = run_stage(dataset, landing)
+    fixed = run_stage(dataset, landing)
     assert fixed.batch_id == "b000002" and fixed.staged["movies"] == 1
 
 
@@ -250,8 +267,8 @@ def test_a_document_spanning_lines_is_staged_on_one_line(make_dataset, tmp_path:
 
 def test_parallel_and_sequential_runs_stage_the_same(generated_dataset: Path, tmp_path: Path) -> None:
     dataset = generated_dataset
-    one, _ = run_stage(dataset, tmp_path / "one", workers=1)
-    two, _ = run_stage(dataset, tmp_path / "two", workers=2)
+    one = run_stage(dataset, tmp_path / "one", workers=1)
+    two = run_stage(dataset, tmp_path / "two", workers=2)
     assert one.staged == two.staged == {"movies": 2000, "series": 500}
     assert len(list((tmp_path / "two/batch=b000001").glob("movies-*.ndjson"))) == 2  # one part per worker
     first, second = landing_state(tmp_path / "one"), landing_state(tmp_path / "two")
@@ -264,7 +281,7 @@ def test_stale_temporary_files_of_a_killed_run_are_removed(make_dataset, tmp_pat
     leftover = landing / ".tmp" / "batch=b000001"
     leftover.mkdir(parents=True)
     (leftover / "movies-0.ndjson").write_bytes(b'{"half a line')
-    result, _ = run_stage(dataset, landing)
+    result = run_stage(dataset, landing)
     assert result.batch_id == "b000001"
     assert not (landing / ".tmp").exists()
     assert len(batch_lines(landing, "b000001", "movies-*.ndjson")) == 1
@@ -308,7 +325,7 @@ def test_a_held_lock_is_a_clear_error_naming_file_and_holder(make_dataset, tmp_p
     finally:
         holder.kill()
         holder.wait()
-    result, _ = run_stage(dataset, landing)  # the lock went away with its process
+    result = run_stage(dataset, landing)  # the lock went away with its process
     assert result.batch_id == "b000001"
 
 
@@ -359,7 +376,7 @@ def test_a_full_disk_stops_staging_without_a_partial_batch(generated_dataset: Pa
     )
     assert existing_batches(landing) == []
     assert not (landing / ".tmp").exists()
-    result, _ = run_stage(dataset, landing, workers=2)  # with room again, a normal run
+    result = run_stage(dataset, landing, workers=2)  # with room again, a normal run
     assert result.staged == {"movies": 2000, "series": 500}
 
 
@@ -405,7 +422,7 @@ def test_a_run_killed_midway_leaves_no_partial_batch_and_a_rerun_equals_a_clean_
     assert existing_batches(landing) == []  # nothing half-written is visible
     assert count_batch_files(landing) == 0
 
-    result, _ = run_stage(dataset, landing, workers=2)
+    result = run_stage(dataset, landing, workers=2)
     assert result.batch_id == "b000001" and result.staged == {"movies": 2000, "series": 500}
     assert not (landing / ".tmp").exists()
     run_stage(dataset, clean, workers=2)
@@ -431,8 +448,7 @@ def count_batch_files(landing: Path) -> int:
 
 
 def test_nothing_from_the_data_or_a_tampered_manifest_can_write_outside_the_landing_zone(
-    make_dataset,
-    tmp_path: Path,
+    make_dataset, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     odd_names = {
         "movie_1 with spaces.json": movie(1),
@@ -470,12 +486,15 @@ def test_nothing_from_the_data_or_a_tampered_manifest_can_write_outside_the_land
     (dataset / "movies/movies/movie_7.json").write_bytes(b"{broken")
 
     outside_before = sorted(p for p in tmp_path.rglob("*") if landing not in p.parents and p != landing)
-    said: list[str] = []
-    result = stage.stage(dataset, landing, source_label="x", workers=1, announce=said.append)
+    caplog.set_level(logging.INFO, logger="tmdb_pipeline")
+    result = stage.stage(dataset, landing, source_label="x", workers=1)
     outside_after = sorted(p for p in tmp_path.rglob("*") if landing not in p.parents and p != landing)
     assert outside_after == outside_before
     assert result.batch_id == "b000002" and result.quarantined["movies"] == 1
-    assert any("unreadable line" in line for line in said)
+    assert any(
+        record.levelno == logging.WARNING and "unreadable line" in record.getMessage()
+        for record in caplog.records
+    )
     assert [p.name for p in (landing / "batch=b000002/quarantine").iterdir()] == [
         f"{batch_lines(landing, 'b000002', 'manifest.ndjson')[0]['sha256']}.bin"
     ]
@@ -490,7 +509,7 @@ def test_nothing_from_the_data_or_a_tampered_manifest_can_write_outside_the_land
 @pytest.mark.real_data
 def test_the_real_sample_stages_whole_and_unchanged(real_sample_dir: Path, tmp_path: Path) -> None:
     landing = tmp_path / "landing"
-    result, _ = run_stage(real_sample_dir, landing, workers=2)
+    result = run_stage(real_sample_dir, landing, workers=2)
     n_movies = len(os.listdir(real_sample_dir / "movies/movies"))
     n_series = len(os.listdir(real_sample_dir / "series/series"))
     assert result.seen == result.staged == {"movies": n_movies, "series": n_series}
@@ -510,7 +529,7 @@ def test_the_real_sample_stages_whole_and_unchanged(real_sample_dir: Path, tmp_p
         "series": n_series,
         "manifest": n_movies + n_series,
     }
-    again, _ = run_stage(real_sample_dir, landing, workers=2)
+    again = run_stage(real_sample_dir, landing, workers=2)
     assert again.batch_id is None
 
 
@@ -545,7 +564,7 @@ def test_a_later_snapshot_stages_only_what_changed(tmp_path: Path) -> None:
     sample.generate(v1, sample.SampleSpec(movies=300, series=100, version=1), workers=1)
     sample.generate(v2, sample.SampleSpec(movies=300, series=100, version=2), workers=1)
     run_stage(v1, landing)
-    result, _ = run_stage(v2, landing)  # every file has a new mtime: all are hashed, few differ
+    result = run_stage(v2, landing)  # every file has a new mtime: all are hashed, few differ
     changed = {
         f"{entity}/{entity}/{p.name}"
         for entity in ("movies", "series")
@@ -558,7 +577,7 @@ def test_a_later_snapshot_stages_only_what_changed(tmp_path: Path) -> None:
     staged = {row["source_file"] for row in batch_lines(landing, "b000002", "*-[0-9].ndjson")}
     assert staged == changed
     assert result.seen == {"movies": 303, "series": 101}  # version 2 adds 1% new titles
-    again, _ = run_stage(v2, landing)
+    again = run_stage(v2, landing)
     assert again.batch_id is None and again.bytes_read == 0  # identical files were remembered as such
     assert result.unchanged == {entity: result.seen[entity] - result.staged[entity] for entity in result.seen}
 
@@ -567,11 +586,9 @@ def test_a_progress_bar_can_be_forced_on(
     make_dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dataset = make_dataset(movies={f"movie_{i}.json": movie(i) for i in range(1, 4)})
-    stage.stage(
-        dataset, tmp_path / "landing", source_label="x", workers=1, progress=True, announce=lambda _: None
-    )
+    stage.stage(dataset, tmp_path / "landing", source_label="x", workers=1, progress=True)
     assert "Staging" in capsys.readouterr().err
-    stage.stage(dataset, tmp_path / "landing2", source_label="x", workers=1, announce=lambda _: None)
+    stage.stage(dataset, tmp_path / "landing2", source_label="x", workers=1)
     assert capsys.readouterr().err == ""  # not a terminal: no bar unless asked
 
 

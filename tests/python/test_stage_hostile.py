@@ -93,7 +93,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, stage
     (movies / "movie_192.json").symlink_to("/proc/self/mem")  # unreadable: reading fails (EIO), even for root
     (series_dir / "series_1.json").write_bytes(orjson.dumps(series(1)))
     landing = tmp_path / "landing"
-    result = stage.stage(dataset, landing, source_label="hostile", workers=1, announce=lambda _: None)
+    result = stage.stage(dataset, landing, source_label="hostile", workers=1)
     return dataset, landing, result
 
 
@@ -154,9 +154,7 @@ def test_a_file_without_read_permission_is_unreadable(tmp_path: Path) -> None:
     secret = folder / "movie_1.json"
     secret.write_bytes(b'{"id": 1}')
     secret.chmod(0)
-    result = stage.stage(
-        tmp_path / "dataset", tmp_path / "landing", source_label="x", workers=1, announce=lambda _: None
-    )
+    result = stage.stage(tmp_path / "dataset", tmp_path / "landing", source_label="x", workers=1)
     assert result.reasons == {"unreadable": 1}
     assert (
         "Permission denied" in manifest_by_file(tmp_path / "landing")["movies/movies/movie_1.json"]["detail"]
@@ -214,7 +212,7 @@ def test_rerun_keeps_quarantined_files_quarantined_without_a_batch(
     hostile: tuple[Path, Path, stage.StageResult],
 ) -> None:
     dataset, landing, first = hostile
-    again = stage.stage(dataset, landing, source_label="hostile", workers=1, announce=lambda _: None)
+    again = stage.stage(dataset, landing, source_label="hostile", workers=1)
     assert again.batch_id is None
     assert again.unchanged == first.seen
     assert again.still_quarantined == first.quarantined

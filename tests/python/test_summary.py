@@ -80,3 +80,36 @@ def test_the_by_hand_line_is_the_command_that_works_in_the_state_left(
     workspace = DataRoot(project().root / "data").for_source("sample")
     line = by_hand(workspace, outcome(packages, [], target))
     assert line.startswith(expected), line
+
+
+def test_the_summary_shows_freshness_the_anomalies_and_where_the_run_was_recorded(
+    workspace: Workspace,
+) -> None:
+    from tmdb_pipeline.monitoring import Recorded
+    from tmdb_pipeline.monitoring.anomalies import Anomaly
+    from tmdb_pipeline.monitoring.freshness import FreshnessCheck, FreshnessOutcome
+
+    summary = RunSummary(started=time.monotonic(), workspace=workspace, build=outcome(INSTALLED, []))
+    summary.freshness = FreshnessOutcome(
+        1, 2.0, workspace.root / "sources.json",
+        [FreshnessCheck("tmdb_landing.manifest", "error", 72 * 3600.0, None),
+         FreshnessCheck("tmdb_landing.movies", "pass", 3600.0, None)],
+    )  # fmt: skip
+    summary.monitoring = Recorded(
+        invocation_id="abc",
+        written=True,
+        anomalies=[Anomaly("volume", "landing.movies files seen", "700 files, -30% on the last run")],
+        metrics_file=workspace.root / "metrics" / "tmdb_pipeline-sample.prom",
+    )
+    text = render(summary)
+    assert (
+        "Freshness     ERROR: tmdb_landing.manifest error (72.0 h), tmdb_landing.movies pass (1.0 h)" in text
+    )
+    assert "Anomalies     1 (warnings; the run's outcome stands)" in text
+    assert "  volume landing.movies files seen: 700 files, -30% on the last run" in text
+    assert "History       run abc recorded in" in text and "Metrics       " in text
+
+    summary.monitoring = Recorded(
+        invocation_id="abc", problem="The run history in x is damaged: run `tmdb history rebuild`"
+    )
+    assert "History       The run history in x is damaged" in render(summary)

@@ -1,7 +1,10 @@
 """The Airflow DAG `tmdb_warehouse`: what `make run` does, as Airflow tasks (docs/airflow.md).
 
 get_data -> stage -> build_needed -> dbt (the dbt project rendered by astronomer-cosmos: one task group
-per model with its run and test tasks, the seeds and the snapshot) -> record_build -> publish -> docs.
+per model with its run and test tasks, the seeds and the snapshot) -> record_build -> publish -> docs, and
+publish -> train_model (the box-office model from the published marts, docs/ml.md), and after publish,
+whatever the run's outcome, record_history (source freshness, the run into the history, anomalies,
+metrics, an alert: docs/monitoring.md).
 
 The DAG runs in Airflow's own environment; every step of the project runs in the project's environment,
 through the project's command line (`project_command()`, the one place that says how), and dbt runs from the
@@ -23,7 +26,9 @@ DAG processor and workers:
                            dbt invocation per node, in the pool), for measurement (docs/airflow.md)
 
 Kaggle credentials come from the Airflow connection `kaggle_default` (login = username, password = API key) or
-from KAGGLE_USERNAME / KAGGLE_KEY in the worker's environment; they reach the get_data subprocess only.
+from KAGGLE_USERNAME / KAGGLE_KEY in the worker's environment; they reach the get_data subprocess only. The
+alert webhook's URL comes from the connection `tmdb_alerts_webhook` (its host, or extra `webhook_url`) or from
+TMDB_ALERT_WEBHOOK_URL; it reaches the record_history subprocess only.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ BUILD_DIR = RENDER_DIR / "last-build"
 POOL = os.environ.get("TMDB_AIRFLOW_POOL", "tmdb_warehouse")
 DBT_MODE = os.environ.get("TMDB_AIRFLOW_DBT_MODE", "watcher")
 KAGGLE_CONNECTION = "kaggle_default"
+ALERTS_CONNECTION = "tmdb_alerts_webhook"
 # The data folder the run works on is what build_needed found: its "data_dir" (TMDB_DATA_DIR for every later
 # step) and its "dbt_env", the environment `make run` gives dbt for that folder; one variable of it, for dbt:
 DBT_ENV = "{{ ti.xcom_pull(task_ids='build_needed', key='dbt_env')['%s'] }}"
@@ -116,14 +122,27 @@ def _kaggle_env() -> dict[str, str]:
     return {"KAGGLE_USERNAME": connection.login, "KAGGLE_KEY": connection.password}
 
 
+def _alerts_env() -> dict[str, str]:
+    """TMDB_ALERT_WEBHOOK_URL from the Airflow connection, when there is one (never logged)."""
+    try:
+        from airflow.sdk import BaseHook
+
+        connection = BaseHook.get_connection(ALERTS_CONNECTION)
+    except Exception:  # noqa: BLE001 -- no such connection: the environment's variable, if any, is used
+        return {}
+    url = str((connection.extra_dejson or {}).get("webhook_url") or connection.host or "")
+    return {"TMDB_ALERT_WEBHOOK_URL": url} if url.startswith(("http://", "https://")) else {}
+
+
 def _keep_build_artifacts(project_dir: str, **_: Any) -> None:
     """Cosmos's callback after the producer's `dbt build`, in the copy of the project it ran in (deleted
-    afterwards): keep the build's manifest and saved parse in BUILD_DIR, for the docs task."""
+    afterwards): keep the build's manifest and saved parse in BUILD_DIR, for the docs task, and its run
+    results, for record_history."""
     target = Path(project_dir) / RENDER["env"].get("DBT_TARGET_PATH", "target")
     kept = BUILD_DIR.with_name(f".{BUILD_DIR.name}.tmp")
     shutil.rmtree(kept, ignore_errors=True)
     kept.mkdir(parents=True)
-    for name in ("manifest.json", "partial_parse.msgpack"):
+    for name in ("manifest.json", "partial_parse.msgpack", "run_results.json"):
         if (target / name).is_file():
             shutil.copyfile(target / name, kept / name)
     shutil.rmtree(BUILD_DIR, ignore_errors=True)
@@ -268,6 +287,12 @@ with DAG(
         """Export the marts that passed as Parquet into <data dir>/publish/<version>/ (latest -> it)."""
         return run_step(["publish"], env={"TMDB_DATA_DIR": _data_dir()})
 
+    @task
+    def train_model() -> dict[str, Any]:
+        """The box-office model from the marts just published (`tmdb ml`, docs/ml.md): published beside them
+        when it beats the mean baseline; too few movies of known revenue train none, and say so."""
+        return run_step(["ml", "--json"], env={"TMDB_DATA_DIR": _data_dir()})
+
     @task(pool=POOL)
     def docs() -> str:
         """The dbt docs site of the warehouse just built (index.html, manifest.json, catalog.json) in
@@ -281,10 +306,25 @@ with DAG(
         run_step(["docs", "--no-serve", "--docs-dir", site, *from_build], env=env, answer=False)
         return f"{site}/index.html"
 
+    @task(pool=POOL, trigger_rule=TriggerRule.ALL_DONE)
+    def record_history() -> dict[str, Any]:
+        """After the run, green or not: `dbt source freshness`, then the run recorded in the history from the
+        build's artifacts, checked for anomalies, its metrics written and, if it failed or something looks
+        wrong, an alert sent. Never fails for the run's failure: the dbt tasks show that."""
+        # the build's profile and target as Cosmos passed them, as for docs: freshness starts from its parse
+        env = {"TMDB_DATA_DIR": _data_dir(), "TMDB_RUN_ORIGIN": "airflow", "DBT_PROFILE": "tmdb",
+               "DBT_TARGET": "duckdb", **_alerts_env()}  # fmt: skip
+        # watcher mode keeps the build's run results there; the other modes' dbt runs leave none to read, so
+        # their runs are recorded with freshness only
+        return run_step(["history", "record", "--target-dir", str(BUILD_DIR)], env=env)
+
     def _data_dir() -> str:
         return str(get_current_context()["ti"].xcom_pull(task_ids="build_needed", key="data_dir"))
 
     staged = stage(get_data())
     decided = build_needed()
     dbt = _dbt_task_group(RENDER)
-    staged >> decided >> dbt >> record_build() >> publish() >> docs()
+    published = publish()
+    staged >> decided >> dbt >> record_build() >> published >> docs()
+    published >> train_model()
+    published >> record_history()

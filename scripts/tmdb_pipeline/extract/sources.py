@@ -9,10 +9,11 @@ Kaggle run. Nothing is staged until the dataset folder is complete.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,8 @@ from tmdb_pipeline.extract import kaggle
 from tmdb_pipeline.extract.sample import DEFAULT_MOVIES, SampleSpec, ensure_in_kagglehub_cache, parse_size
 from tmdb_pipeline.workspace import DataRoot
 
-Announce = Callable[[str], None]
+log = logging.getLogger(__name__)
+
 SOURCE_KINDS = ("auto", "sample", "kaggle")  # or a folder
 
 
@@ -33,7 +35,7 @@ class Dataset:
     label: str  # one line for summaries
 
 
-def resolve_source(source: str, data_root: DataRoot | None = None, *, announce: Announce = print) -> Dataset:
+def resolve_source(source: str, data_root: DataRoot | None = None) -> Dataset:
     """Turn SOURCE (`auto`, `sample`, `kaggle` or a folder) into a dataset folder, downloading if needed. The
     sample is generated under the data root (default: TMDB_DATA_ROOT, or the project's data/)."""
     data_root = data_root or DataRoot.from_env()
@@ -41,18 +43,18 @@ def resolve_source(source: str, data_root: DataRoot | None = None, *, announce: 
     if source == "auto":
         where = kaggle.kaggle_credentials_source()
         if where is None:
-            announce(
+            log.info(
                 "No Kaggle credentials found: using the built-in synthetic sample (invented titles in the "
                 f"real files' shape). {kaggle.CREDENTIALS_HELP}, or pass SOURCE=kaggle, to use the real "
                 "dataset."
             )
-            return _sample_dataset(data_root, announce)
-        announce(f"Kaggle credentials found ({where}): using the Kaggle dataset (SOURCE=sample: offline).")
-        return _kaggle_dataset(announce)
+            return _sample_dataset(data_root)
+        log.info(f"Kaggle credentials found ({where}): using the Kaggle dataset (SOURCE=sample: offline).")
+        return _kaggle_dataset()
     if source == "sample":
-        return _sample_dataset(data_root, announce)
+        return _sample_dataset(data_root)
     if source == "kaggle":
-        return _kaggle_dataset(announce)
+        return _kaggle_dataset()
     folder = Path(source).expanduser()
     check_dataset_folder(folder)
     return Dataset("folder", folder.resolve(), f"folder {folder.resolve()}")
@@ -131,13 +133,13 @@ def sample_cache_dir(data_root: DataRoot) -> Path:
     return data_root.for_source("sample").root / "kagglehub-cache"
 
 
-def _sample_dataset(data_root: DataRoot, announce: Announce) -> Dataset:
+def _sample_dataset(data_root: DataRoot) -> Dataset:
     spec = sample_spec_from_env()
     cache = sample_cache_dir(data_root)
     started = time.perf_counter()
     expected, fresh = ensure_in_kagglehub_cache(cache, spec)
     if fresh:
-        announce(f"Generated the {spec.label()} in {time.perf_counter() - started:.1f} s.")
+        log.info(f"Generated the {spec.label()} in {time.perf_counter() - started:.1f} s.")
     path = kaggle.kagglehub_download(kaggle.VERSIONED_HANDLE, cache_dir=cache)
     if path.resolve() != expected.resolve():
         raise UserError(
@@ -152,7 +154,7 @@ def _sample_dataset(data_root: DataRoot, announce: Announce) -> Dataset:
 # Kaggle
 
 
-def _kaggle_dataset(announce: Announce) -> Dataset:
+def _kaggle_dataset() -> Dataset:
     label = f"Kaggle dataset {KAGGLE_HANDLE} version {KAGGLE_VERSION}"
     cached = kaggle.in_kagglehub_cache()
     if not cached and kaggle.kaggle_credentials_source() is None:
@@ -161,8 +163,8 @@ def _kaggle_dataset(announce: Announce) -> Dataset:
             f"{kaggle.CREDENTIALS_HELP}. Or run with SOURCE=sample to use the built-in sample offline."
         )
     if not cached:
-        _warn_if_short_of_space(announce)
-    announce(
+        _warn_if_short_of_space()
+    log.info(
         f"Getting the {label} through kagglehub (a first download is about 2.5 GB; later runs use its cache)."
     )
     path = kaggle.kagglehub_download(kaggle.VERSIONED_HANDLE)
@@ -178,7 +180,7 @@ def _kaggle_dataset(announce: Announce) -> Dataset:
 NEEDED_FREE_BYTES = 4 * 1024**3  # the archive, then the 620k files it holds (about 2.5 GB on disk)
 
 
-def _warn_if_short_of_space(announce: Announce) -> None:
+def _warn_if_short_of_space() -> None:
     from kagglehub.config import get_cache_folder
 
     folder = Path(get_cache_folder())
@@ -186,7 +188,7 @@ def _warn_if_short_of_space(announce: Announce) -> None:
         folder = folder.parent
     free = shutil.disk_usage(folder).free
     if free < NEEDED_FREE_BYTES:
-        announce(
+        log.warning(
             f"Warning: only {free / 1024**3:.1f} GB free for kagglehub's cache ({get_cache_folder()}); "
             f"the download needs about {NEEDED_FREE_BYTES / 1024**3:.0f} GB. Set KAGGLEHUB_CACHE to a "
             "roomier disk if it fails."

@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.project import project
+from tmdb_pipeline.workspace import DataRoot
 
 INSTALL_HINT = (
     "make venv-dashboard (or: .venv/bin/pip install --require-hashes -r requirements/dashboard.txt)"
@@ -74,8 +75,13 @@ def port_is_free(port: int, host: str = HOST) -> bool:
     return True
 
 
-def serve(port: int, publish_dir: Path, host: str = HOST) -> NoReturn:
-    """Replace this process with the Streamlit server (so that Ctrl-C or a kill of its PID stops it)."""
+def serve(port: int, publish_dir: Path | None = None, host: str = HOST) -> NoReturn:
+    """Replace this process with the Streamlit server (so that Ctrl-C or a kill of its PID stops it), showing
+    publish_dir (default: the current data folder's publish/)."""
+    if publish_dir is None:
+        current = DataRoot.from_env().current()
+        publish_dir = current.publish_dir if current else DataRoot.from_env().current_link / "publish"
+    publish_dir = publish_dir.resolve() if publish_dir.exists() else publish_dir
     missing = missing_requirements()
     if missing:
         raise UserError(

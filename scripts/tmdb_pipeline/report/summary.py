@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tmdb_pipeline import ENTITIES
+from tmdb_pipeline.monitoring import Recorded
+from tmdb_pipeline.monitoring.freshness import FreshnessOutcome
 from tmdb_pipeline.project import tool
 from tmdb_pipeline.report import skipped_tests
 from tmdb_pipeline.report.warehouse_stats import LAYERS, failing_rows, layer_row_counts, load_accounting
@@ -29,6 +31,15 @@ class RunSummary:
     rows: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer -> (relations, rows)
     accounting: list[dict[str, Any]] = field(default_factory=list)  # rows of mart_audit__load_reconciliation
     skipped_list: Path | None = None  # the full list of the tests skipped for a missing package
+    model: str = ""  # the box-office model's line (tmdb_pipeline.ml), when the run trained one
+    model_failed: bool = False  # training met a bad input (the line says which and its fix)
+    freshness: FreshnessOutcome | None = None  # `dbt source freshness` after the build
+    monitoring: Recorded | None = None  # the run as recorded in the history, and what the checks found
+
+    @property
+    def ok(self) -> bool:
+        """No build, or a green one whose marts were published, and no failed training (the exit code)."""
+        return (self.build is None or self.build.ok) and not self.model_failed
 
     def read_warehouse(self) -> None:
         """The row counts and the accounting of a DuckDB warehouse the run built or left in place, and a
@@ -140,6 +151,47 @@ def _publish_lines(build: BuildOutcome, workspace: Workspace | None) -> list[str
     return [f"Published     nothing: the build failed, so {latest} keeps the last green build's marts"]
 
 
+def _monitoring_lines(
+    freshness: FreshnessOutcome | None, recorded: Recorded | None, workspace: Workspace | None
+) -> list[str]:
+    """Source freshness, the anomalies, and where the run was recorded (tmdb_pipeline.monitoring)."""
+    lines = []
+    if freshness is not None:
+        if not freshness.checks:
+            lines.append(
+                f"Freshness     not checked: dbt source freshness stopped (exit {freshness.returncode})"
+            )
+        else:
+            ages = ", ".join(
+                f"{c.source} {c.status}" + (f" ({c.age_s / 3600:.1f} h)" if c.age_s is not None else "")
+                for c in freshness.checks
+            )
+            lines.append(f"Freshness     {freshness.worst.upper()}: {ages}")
+    if recorded is None:
+        return lines
+    if recorded.anomalies:
+        lines.append(f"Anomalies     {len(recorded.anomalies)} (warnings; the run's outcome stands)")
+        lines += [f"  {anomaly}" for anomaly in recorded.anomalies[:20]]
+    elif recorded.invocation_id:
+        lines.append(
+            "Anomalies     none (volume against each table's history, schema against the last publish)"
+        )
+    where = _shown(workspace.history_dir) if workspace is not None else "the history"
+    if recorded.problem:
+        lines.append(f"History       {recorded.problem}")
+    elif recorded.written:
+        lines.append(
+            f"History       run {recorded.invocation_id} recorded in {where} ({recorded.elapsed_s:.2f} s)"
+        )
+    elif recorded.invocation_id:
+        lines.append(f"History       run {recorded.invocation_id} was recorded before; nothing added")
+    if recorded.metrics_file is not None:
+        lines.append(f"Metrics       {_shown(recorded.metrics_file)} (Prometheus text format)")
+    if recorded.alert_sent:
+        lines.append("Alert         sent to the webhook (TMDB_ALERT_WEBHOOK_URL)")
+    return lines
+
+
 def _row(row: dict[str, object]) -> str:
     text = ", ".join(f"{column}={value!r}" for column, value in row.items())
     return text if len(text) <= 150 else text[:147] + "..."
@@ -181,6 +233,9 @@ def render(summary: RunSummary) -> str:
         lines += _build_lines(summary.build, summary.skipped_list)
         lines.append(f"Warehouse     {_shown(Path(summary.build.warehouse))}")
         lines += _publish_lines(summary.build, summary.workspace)
+        if summary.model:
+            lines.append(f"Model         {summary.model}")
+        lines += _monitoring_lines(summary.freshness, summary.monitoring, summary.workspace)
         if summary.workspace is not None:
             lines.append(f"By hand       {by_hand(summary.workspace, summary.build)}")
     lines.append(f"Elapsed       {time.monotonic() - summary.started:.1f} s")

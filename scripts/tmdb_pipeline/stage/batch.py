@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,8 @@ LOCK_NAME = ".stage.lock"
 TMP_NAME = ".tmp"
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
+log = logging.getLogger(__name__)
+
 
 def stage(
     dataset_dir: Path,
@@ -43,7 +45,6 @@ def stage(
     source_label: str,
     workers: int = 2,
     progress: bool | None = None,
-    announce: Callable[[str], None] = print,
 ) -> StageResult:
     """Stage every new or changed file of `dataset_dir` into a new batch of `landing_dir`."""
     started = time.perf_counter()
@@ -70,7 +71,7 @@ def stage(
         for stale in landing_dir.glob(f"{manifests.VERIFIED_NAME}.*"):
             stale.unlink()
         batches = existing_batches(landing_dir)
-        prior = manifests.latest_entries(landing_dir, batches, announce)
+        prior = manifests.latest_entries(landing_dir, batches)
         verified = manifests.load_verified(landing_dir, prior)
         timings = {"manifests_s": time.perf_counter() - started}
         items, stats = list_changed(dataset_dir, prior)
@@ -93,7 +94,7 @@ def stage(
             if not stats.new_files():
                 shutil.rmtree(tmp_root, ignore_errors=True)
                 result = stats.result(None, landing_dir, time.perf_counter() - started)
-                announce(_describe_noop(result, source_label, batches[-1] if batches else None))
+                log.info(_describe_noop(result, source_label, batches[-1] if batches else None))
                 return result
             result = stats.result(batch_id, landing_dir, time.perf_counter() - started)
             meta = {
@@ -111,7 +112,7 @@ def stage(
         except BaseException:
             shutil.rmtree(tmp_root, ignore_errors=True)
             raise
-    announce(_describe(result, source_label))
+    log.info(_describe(result, source_label))
     return result
 
 

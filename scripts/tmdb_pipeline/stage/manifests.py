@@ -12,10 +12,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import logging
 import marshal
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -31,6 +32,8 @@ VERIFIED_NAME = ".verified.ndjson"
 INDEX_NAME = ".manifest-index.marshal"
 INDEX_VERSION = 1
 
+log = logging.getLogger(__name__)
+
 
 class Prior(NamedTuple):
     size: int
@@ -39,10 +42,8 @@ class Prior(NamedTuple):
     reason: str | None
 
 
-def latest_entries(
-    landing_dir: Path, batches: list[str], announce: Callable[[str], None]
-) -> dict[str, Prior]:
-    """The latest manifest entry per source file across all batches.
+def latest_entries(landing_dir: Path, batches: list[str], *, warn: bool = True) -> dict[str, Prior]:
+    """The latest manifest entry per source file across all batches; `warn`: log what could not be read.
 
     Entries are only ever compared with files found in the dataset folder: nothing in a manifest decides
     where anything is written, so a tampered manifest can at worst make a file be staged again.
@@ -52,15 +53,13 @@ def latest_entries(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _latest_entries(landing_dir, batches, announce)
+        return _latest_entries(landing_dir, batches, warn)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _latest_entries(
-    landing_dir: Path, batches: list[str], announce: Callable[[str], None]
-) -> dict[str, Prior]:
+def _latest_entries(landing_dir: Path, batches: list[str], warn: bool) -> dict[str, Prior]:
     identity = _manifests_identity(landing_dir, batches)
     cached = _read_index(landing_dir, identity)
     if cached is not None:
@@ -73,7 +72,10 @@ def _latest_entries(
         try:
             data = manifest.read_bytes()
         except OSError as exc:
-            announce(f"Warning: cannot read {manifest} ({exc.strerror}); its files will be treated as new.")
+            if warn:
+                log.warning(
+                    f"Warning: cannot read {manifest} ({exc.strerror}); its files will be treated as new."
+                )
             all_read = False
             continue
         bad = 0
@@ -96,10 +98,11 @@ def _latest_entries(
             else:
                 bad += 1
         if bad:
-            announce(
-                f"Warning: {bad:,} unreadable line(s) in {manifest} were ignored; "
-                "those files will be staged again."
-            )
+            if warn:
+                log.warning(
+                    f"Warning: {bad:,} unreadable line(s) in {manifest} were ignored; "
+                    "those files will be staged again."
+                )
             all_read = False
     if all_read:  # a manifest with problems is read (and warned about) every time
         _write_index(landing_dir, identity, latest)
@@ -114,7 +117,7 @@ def index_in_background(landing_dir: Path) -> threading.Thread:
 
     def refresh() -> None:
         with contextlib.suppress(OSError):
-            latest_entries(landing_dir, existing_batches(landing_dir), lambda _: None)
+            latest_entries(landing_dir, existing_batches(landing_dir), warn=False)
 
     thread = threading.Thread(target=refresh, name="manifest-index")
     thread.start()

@@ -9,8 +9,8 @@ decide from the build stamp whether there is anything to do and whether the unit
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from tmdb_pipeline.project import Project
@@ -22,7 +22,7 @@ from tmdb_pipeline.warehouse.publish import PublishError, PublishResult
 from tmdb_pipeline.warehouse.targets import for_name
 from tmdb_pipeline.workspace import Workspace
 
-Announce = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +36,7 @@ class BuildOutcome:
     unit_tests_left_out: str = ""  # why dbt's unit tests were not part of it
     published: PublishResult | None = None  # the marts this build published for readers
     publish_note: str = ""  # what happened to the published marts otherwise
+    publish_s: float = 0.0  # how long publishing took
 
     @property
     def ok(self) -> bool:
@@ -51,15 +52,14 @@ def build(
     economical: bool = False,
     nothing_new: bool = False,
     source_label: str | None = None,
-    announce: Announce = print,
 ) -> BuildOutcome:
     """`dbt build` on a data folder. `economical` (what `make run` does, unless --rebuild): when nothing new
     was staged and the warehouse already is what the build would make, no build; and when the code is the
     last green build's, no unit tests. Otherwise (`make build`) everything, always."""
     target = for_name(target_name)
     target.prepare(workspace)
-    available = packages.prepare(project, announce)
-    announce(f"dbt packages: {available.mode} ({available.detail})")
+    available = packages.prepare(project)
+    log.info(f"dbt packages: {available.mode} ({available.detail})")
     outcome = BuildOutcome(target.name, available, target.warehouse_label(workspace))
     stamp = BuildStamp(workspace, target, project)
     args = ["build", "--target", target.name]
@@ -70,21 +70,21 @@ def build(
                 "nothing new was staged, and the project, dbt packages and warehouse are as the last green"
                 " build left them (`make build` or `tmdb run --rebuild` builds anyway)"
             )
-            # a warehouse that was never published is published as it stands: it passed its tests
-            if publish.latest_published(workspace) is None:
+            # a warehouse whose publish never happened (or was cut off) is published as it stands: it passed
+            if not publish.is_of_warehouse(workspace, target.name):
                 _publish(workspace, outcome, source_label)
             else:
                 outcome.publish_note = "unchanged: the build was skipped, so the last publish stands"
             return outcome
         outcome.rebuilt_because = why
-        announce(f"Building although nothing new was staged: {why}.")
+        log.info(f"Building although nothing new was staged: {why}.")
     if economical and stamp.code_unchanged(available.mode):
         args += ["--exclude-resource-type", "unit_test"]
         outcome.unit_tests_left_out = (
             "the models, macros, packages and tools are those of the last green build, where they passed"
             " (`make build` or `tmdb run --rebuild` runs them)"
         )
-        announce(f"Unit tests: left out; {outcome.unit_tests_left_out}.")
+        log.info(f"Unit tests: left out; {outcome.unit_tests_left_out}.")
     dbt_log = project.log_dir / "dbt.log"
     log_start = dbt_log.stat().st_size if dbt_log.exists() else 0
     stamp.forget()
@@ -96,7 +96,7 @@ def build(
     if code == 0:
         stamp.record(available.mode)
     elif hint := target.failure_hint(workspace, dbt.log_since(dbt_log, log_start)):
-        announce(f"\n{hint}")
+        log.warning(f"\n{hint}")
     if not available.complete:
         result.skipped_expectations = dbt.expectation_tests(project.target_dir / "manifest.json")
     outcome.result = result
@@ -109,12 +109,14 @@ def _publish(workspace: Workspace, outcome: BuildOutcome, source_label: str | No
     tests: dict[str, object] | None = None
     if outcome.result is not None:
         tests = {**outcome.result.tests(), "skipped_reason": _skipped_reason(outcome)}
+    started = time.monotonic()
     try:
         outcome.published = publish.publish(
             workspace, target=outcome.target, source_label=source_label, tests=tests
         )
     except PublishError as error:
         outcome.publish_note = f"FAILED: {error}"
+    outcome.publish_s = time.monotonic() - started
 
 
 def _skipped_reason(outcome: BuildOutcome) -> str:

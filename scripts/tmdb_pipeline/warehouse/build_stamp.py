@@ -16,6 +16,7 @@ load). Any change to the code runs them again.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.project import Project
 from tmdb_pipeline.warehouse.targets import Target
 from tmdb_pipeline.workspace import Workspace
@@ -92,10 +94,19 @@ class BuildStamp:
         self._write(self.state(packages_mode))
 
     def _write(self, content: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(content, indent=1), encoding="utf-8")
-        tmp.replace(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(content, indent=1), encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError as exc:  # the data folder turned read-only or full under a run
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise UserError(
+                f"Cannot write the build record {self.path} ({exc.strerror}). Nothing was published: the "
+                "next run builds again. Make the data folder writable (or free space on its disk), then run "
+                "again."
+            ) from None
 
     def _read(self) -> dict[str, Any] | None:
         try:

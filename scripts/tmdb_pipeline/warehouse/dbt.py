@@ -114,6 +114,16 @@ def writes_warehouse(args: Sequence[str]) -> bool:
     return bool(args) and args[0] not in READ_ONLY_COMMANDS
 
 
+def target_named(args: Sequence[str]) -> str | None:
+    """The target a dbt command line names (`--target x`, `--target=x`, `-t x`), else dbt's DBT_TARGET."""
+    for i, arg in enumerate(args):
+        if arg in ("--target", "-t") and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--target="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("DBT_TARGET")
+
+
 def expectation_tests(manifest: Path) -> list[tuple[str, str]]:
     """(name, kind) of the dbt-expectations tests in a parsed manifest (where the package is missing, the
     ones a command left out)."""

@@ -12,24 +12,62 @@ starts from the build's saved parse, instead of parsing and compiling the whole 
 from __future__ import annotations
 
 import functools
+import logging
 import shutil
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tmdb_pipeline.errors import UserError
-from tmdb_pipeline.project import Project
+from tmdb_pipeline.project import Project, project
 from tmdb_pipeline.warehouse import dbt, packages
-from tmdb_pipeline.workspace import Workspace
+from tmdb_pipeline.workspace import DataRoot, Workspace
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
 # What a build leaves in its dbt target folder that the site reuses: its manifest, and dbt's saved parse.
 BUILD_MANIFEST = "manifest.json"
 BUILD_PARSE = "partial_parse.msgpack"
 
+log = logging.getLogger(__name__)
+
 
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def command(
+    docs_dir: Path | None,
+    *,
+    host: str,
+    port: int,
+    generate_site: bool = True,
+    serve_site: bool = True,
+    from_build: Path | None = None,
+) -> int:
+    """`tmdb docs`: generate the site of the current warehouse into docs_dir (default target/docs), then serve
+    it until Ctrl-C; either step can be left out."""
+    docs_dir = (docs_dir or project().target_dir / "docs").resolve()
+    if generate_site:
+        workspace = DataRoot.from_env().current()
+        if workspace is None:
+            raise UserError(
+                "There is no warehouse to document yet: nothing has been built. Run `make run` first "
+                "(`make run SOURCE=sample` works offline), then `make docs`."
+            )
+        generate(workspace, project(), docs_dir, from_build)
+        if not serve_site:
+            log.info(f"dbt docs: site written to {docs_dir}")
+            return 0
+    site = server(docs_dir, host, port)
+    bound_host, bound_port = site.server_address[:2]
+    log.info(f"dbt docs: serving {docs_dir} at http://{bound_host}:{bound_port}/ (Ctrl-C to stop)")
+    try:
+        site.serve_forever()
+    except KeyboardInterrupt:
+        log.info("\ndbt docs: stopped.")
+    finally:
+        site.server_close()
+    return 0
 
 
 def generate(workspace: Workspace, project: Project, docs_dir: Path, from_build: Path | None = None) -> None:
@@ -46,7 +84,7 @@ def generate(workspace: Workspace, project: Project, docs_dir: Path, from_build:
         args.append("--no-compile")
     available = packages.prepare(project)
     if not available.complete:
-        print(f"dbt docs: dbt-expectations is not installed ({available.detail}); its tests are left out.")
+        log.info(f"dbt docs: dbt-expectations is not installed ({available.detail}); its tests are left out.")
     code = dbt.run(args, available, project, workspace.dbt_env())
     if code == 0 and from_build is not None:
         shutil.copyfile(from_build / BUILD_MANIFEST, docs_dir / BUILD_MANIFEST)

@@ -10,11 +10,11 @@ named, never counted as passed (tmdb_pipeline.warehouse.dbt).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +37,7 @@ NOT_IN_OFFLINE_VIEW = {
     "logs",
 }
 
-Announce = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Packages:
         return self.mode != "unavailable"
 
 
-def prepare(project: Project, announce: Announce = print) -> Packages:
+def prepare(project: Project) -> Packages:
     """Make dbt's packages available by the best means at hand, and say which."""
     if not _missing(project.packages_dir):
         return Packages("installed", f"packages already installed in {project.packages_dir.name}/")
@@ -63,7 +63,7 @@ def prepare(project: Project, announce: Announce = print) -> Packages:
     unreachable = _hub_unreachable()
     if unreachable:
         return Packages("unavailable", unreachable)
-    announce("dbt deps: installing packages from the dbt Hub ...")
+    log.info("dbt deps: installing packages from the dbt Hub ...")
     timeout = float(os.environ.get("TMDB_DBT_DEPS_TIMEOUT", "120"))
     try:
         deps = subprocess.run(

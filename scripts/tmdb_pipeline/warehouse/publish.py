@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tmdb_pipeline.errors import UserError
+from tmdb_pipeline.processes import is_alive
 from tmdb_pipeline.workspace import Workspace
 
 LATEST = "latest"
@@ -43,6 +44,8 @@ TMP_PREFIX = ".tmp-"
 PUBLISHED_SCHEMA = "marts"
 # Versions kept: the new one and the one before it, which a reader that resolved `latest` earlier may read.
 KEEP_VERSIONS = 2
+# The run history's published snapshots (tmdb_pipeline.monitoring) sit beside the versions, never pruned here.
+HISTORY = "history"
 
 
 class PublishError(UserError):
@@ -74,6 +77,36 @@ def resolve_published(folder: Path) -> Path | None:
         if (version / MANIFEST).is_file():
             return version
     return None
+
+
+def is_of_warehouse(workspace: Workspace, target: str) -> bool:
+    """Whether `latest` was published from the warehouse as it is now. A publish cut off after a green build
+    (killed, a full disk) leaves the version before as `latest`, while the warehouse holds the newer build."""
+    version = latest_published(workspace)
+    if version is None:
+        return False
+    try:
+        manifest = read_manifest(version)
+    except (OSError, ValueError):
+        return False
+    return manifest.get("target") == target and manifest.get("warehouse_state") == _warehouse_state(
+        workspace, target
+    )
+
+
+def _warehouse_state(workspace: Workspace, target: str) -> Any:
+    """The target's own record of the warehouse's state (the build stamp's), as JSON reads it back. A Spark
+    target's names its table folders only, which every build keeps: the newest table file's time is added."""
+    from tmdb_pipeline.warehouse.targets import for_name
+
+    state: Any = for_name(target).state(workspace)
+    if target != "duckdb":
+        newest = 0
+        with contextlib.suppress(OSError, PublishError):
+            files = _spark_tables_dir(workspace, target).glob("*/*/*.parquet")
+            newest = max((f.stat().st_mtime_ns for f in files), default=0)
+        state = [state, newest]
+    return json.loads(json.dumps(state))
 
 
 def read_manifest(version_folder: Path) -> dict[str, Any]:
@@ -141,6 +174,7 @@ def publish(
             "batches": _batches(workspace),
             "relations": relations,
             "tests": tests or _unknown_tests(),
+            "warehouse_state": _warehouse_state(workspace, target),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         for child in tmp.iterdir():
@@ -273,29 +307,26 @@ def _remove_stale_tmp(root: Path) -> None:
     """`.tmp-<pid>` folders of publishes that were killed (their process is gone)."""
     for stale in root.glob(f"{TMP_PREFIX}*"):
         pid = stale.name.removeprefix(TMP_PREFIX)
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and is_alive(int(pid)):
             continue
         shutil.rmtree(stale, ignore_errors=True)
     for stale_link in root.glob(f".{LATEST}-*"):
         stale_link.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def published_versions(root: Path) -> list[Path]:
+    """The published versions under `root` (the publish folder), oldest first: neither `latest`, nor a
+    half-written dot folder, nor the run history published beside them."""
+    return sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name != HISTORY
+    )
 
 
 def _prune(root: Path, keep: str) -> None:
     """Keep the new version and the one before it; delete older versions. Never fails the publish."""
-    versions = sorted(
-        p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
-    )
-    older = [v for v in versions if v < keep]
+    older = [v.name for v in published_versions(root) if v.name < keep]
     for version in older[: max(0, len(older) - (KEEP_VERSIONS - 1))]:
         shutil.rmtree(root / version, ignore_errors=True)
 

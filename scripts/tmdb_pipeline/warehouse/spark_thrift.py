@@ -14,6 +14,7 @@ connection can be lost mid-build, which `failure_hint` recognises and explains, 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,8 @@ from tmdb_pipeline.warehouse.spark_cluster import HOST, Settings, SparkCluster, 
 from tmdb_pipeline.warehouse.spark_cluster.launch import THRIFT_INSTALL_HINT, require_thrift_client
 from tmdb_pipeline.warehouse.spark_cluster.probes import catalog_tables, running_jobs
 from tmdb_pipeline.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 # What a lost Thrift connection looks like in dbt's log (thrift's and dbt-spark's wording), the most telling
 # first. A server that answers with an error (it refused a session, a statement failed) is not one.
@@ -151,10 +154,9 @@ class SparkThrift:
         busy = running_jobs(cluster.settings())
         removed = remove_orphaned_table_folders(cluster.warehouse, endpoint) if busy == 0 else []
         if removed:
-            print(
+            log.info(
                 f"Spark: removed {len(removed)} table folder(s) that a build stopped halfway left without a "
-                f"catalog entry ({', '.join(removed)}): Spark refuses to create a table over such a folder.",
-                flush=True,
+                f"catalog entry ({', '.join(removed)}): Spark refuses to create a table over such a folder."
             )
 
     def env(self, workspace: Workspace) -> dict[str, str]:

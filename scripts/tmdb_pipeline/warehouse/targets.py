@@ -9,7 +9,9 @@ gives dbt the settings it needs, and describes the warehouse's state for the bui
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +19,7 @@ from tmdb_pipeline.errors import LockedError, UserError
 from tmdb_pipeline.workspace import Workspace
 
 NAMES = ("duckdb", "spark", "spark-thrift")
+log = logging.getLogger(__name__)
 
 
 class Target(Protocol):
@@ -79,7 +82,9 @@ def _ensure_writable(folder: Path) -> None:
 
 
 def _ensure_free(warehouse: Path) -> None:
-    """Fail fast, with the holder named, when another process has the DuckDB file open for writing."""
+    """Fail fast, with the holder named, when another process has the DuckDB file open for writing. A file
+    that is no DuckDB database at all (a build that died creating it, on a full disk) is set aside rather
+    than refused: every table is rebuilt from the landing zone, which it never held."""
     if not warehouse.exists():
         return
     import duckdb
@@ -87,10 +92,28 @@ def _ensure_free(warehouse: Path) -> None:
     try:
         duckdb.connect(str(warehouse)).close()
     except duckdb.IOException as error:
+        if "not a valid DuckDB database file" in str(error):
+            _set_aside(warehouse)
+            return
         raise LockedError(
             f"The warehouse {warehouse} is locked by another process: {str(error).splitlines()[0]}\n"
             "Close that process (a DuckDB shell, a notebook, a BI tool or another dbt run), then run again."
         ) from None
+
+
+def _set_aside(warehouse: Path) -> None:
+    """Rename the unreadable file (and its write-ahead log) to `.damaged-<time>-<name>`, never delete it."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for path in (warehouse, warehouse.with_name(f"{warehouse.name}.wal")):
+        if path.exists():
+            path.rename(path.with_name(f".damaged-{stamp}-{path.name}"))
+    log.warning(
+        "The warehouse %s was not a DuckDB database (a build that died creating it); it is kept as "
+        ".damaged-%s-%s and the warehouse is rebuilt from the landing zone.",
+        warehouse,
+        stamp,
+        warehouse.name,
+    )
 
 
 def for_name(name: str) -> Target:

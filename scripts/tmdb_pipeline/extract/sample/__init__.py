@@ -9,6 +9,7 @@ from tmdb_pipeline.extract.sample.files import (
     cached_spec,
     ensure_in_kagglehub_cache,
     generate,
+    write,
 )
 from tmdb_pipeline.extract.sample.spec import (
     DEFAULT_MOVIES,
@@ -36,4 +37,5 @@ __all__ = [
     "movie_id",
     "parse_size",
     "series_id",
+    "write",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -15,8 +16,10 @@ from tmdb_pipeline import SUBFOLDERS
 from tmdb_pipeline.errors import UserError
 from tmdb_pipeline.extract import kaggle
 from tmdb_pipeline.extract.sample.documents import make_doc, movie_id, series_id
-from tmdb_pipeline.extract.sample.spec import GENERATOR_VERSION, SampleSpec
+from tmdb_pipeline.extract.sample.spec import GENERATOR_VERSION, SampleSpec, parse_size
 from tmdb_pipeline.processes import mp_context
+
+log = logging.getLogger(__name__)
 
 PARAMS_FILE = "SAMPLE.json"  # beside movies/ and series/ in the version folder; staging never reads it
 _CHUNK = 5_000  # indices per task when generating in parallel
@@ -122,3 +125,34 @@ def ensure_in_kagglehub_cache(cache_dir: Path, spec: SampleSpec, *, workers: int
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
     return target, True
+
+
+def write(
+    size: str,
+    *,
+    seed: int,
+    version: int,
+    out: Path | None,
+    kagglehub_cache: Path | None,
+    workers: int = 2,
+    force: bool = False,
+) -> None:
+    """`tmdb sample`: the sample of `size` movies as the dataset folder `out`, or into the kagglehub cache
+    `kagglehub_cache` (where one already there is kept)."""
+    movies, series = parse_size(size)
+    spec = SampleSpec(movies, series, seed, version)
+    started = time.perf_counter()
+    if out is not None:
+        generate(out, spec, workers=workers, force=force)
+        where = out
+    elif kagglehub_cache is not None:
+        where, fresh = ensure_in_kagglehub_cache(kagglehub_cache, spec, workers=workers)
+        if not fresh:
+            log.info(f"The {spec.label()} is already in {where}; nothing to do.")
+            return
+    else:
+        raise UserError("`tmdb sample` writes a dataset folder (--out) or into a kagglehub cache: give one.")
+    files = spec.count("movies") + spec.count("series")
+    log.info(
+        f"Wrote the {spec.label()} to {where}: {files:,} files in {time.perf_counter() - started:.1f} s."
+    )

@@ -4,6 +4,7 @@ until it is ready, stopping exactly what was started, and saying how it stands."
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ from tmdb_pipeline.warehouse.spark_cluster.probes import (
 from tmdb_pipeline.warehouse.spark_cluster.settings import HOST, Component, Settings, components
 from tmdb_pipeline.workspace import DataRoot, Workspace
 
-Announce = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 FOLDER = "spark-cluster"
 STATE_VERSION = 1
@@ -126,7 +127,7 @@ class SparkCluster:
 
     # --- start ----------------------------------------------------------------------------------------
 
-    def start(self, announce: Announce = print) -> None:
+    def start(self) -> None:
         home = launch.spark_home()
         java = launch.java_for_spark()
         launch.require_thrift_client()
@@ -136,7 +137,7 @@ class SparkCluster:
             if running and "master" not in running:
                 # Workers without their master give up re-registering after a while, and the Thrift
                 # server's application ends with it: start the whole cluster again rather than patch it.
-                announce(
+                log.info(
                     f"The master is down ({', '.join(running)} still run): restarting the whole cluster."
                 )
                 for name in [c.name for c in reversed(components(state.settings))]:
@@ -147,16 +148,16 @@ class SparkCluster:
             state.daemons = dict(running)  # records of processes that are gone are dropped here
             missing = [c for c in components(settings) if c.name not in running]
             if not missing:
-                announce(f"The Spark cluster of {self.label()} is already running.")
-                self._describe(settings, announce)
+                log.info(f"The Spark cluster of {self.label()} is already running.")
+                self._describe(settings)
                 return
             if running:
-                announce(
+                log.info(
                     f"The Spark cluster of {self.label()}: {', '.join(running)} already running; starting "
                     f"{', '.join(c.name for c in missing)}."
                 )
             else:
-                announce(f"Starting a Spark cluster for {self.label()} in {self._shown(self.root)}/ ...")
+                log.info(f"Starting a Spark cluster for {self.label()} in {self._shown(self.root)}/ ...")
             check_ports_free(missing)
             launch.lay_out(self.root, settings)
             started: list[str] = []
@@ -175,7 +176,7 @@ class SparkCluster:
                     self._write_state(state)
                     started.append(current.name)
                     self._wait_ready(current, daemon, settings)
-                    announce(
+                    log.info(
                         f"  {current.name:<9} ready in {time.monotonic() - began:5.1f} s  (PID {daemon.pid})"
                     )
                 if "thrift" in state.daemons:
@@ -195,7 +196,7 @@ class SparkCluster:
                     state.daemons.pop(name).stop(grace_s=10)
                 self._write_state(state)
                 raise
-        self._describe(settings, announce)
+        self._describe(settings)
 
     # --- readiness ------------------------------------------------------------------------------------
 
@@ -251,7 +252,7 @@ class SparkCluster:
 
     # --- stop -----------------------------------------------------------------------------------------
 
-    def stop(self, names: list[str] | None = None, *, kill: bool = False, announce: Announce = print) -> int:
+    def stop(self, names: list[str] | None = None, *, kill: bool = False) -> int:
         """Stop the cluster's processes (all, or those named), most dependent first. The number stopped."""
         with self._locked():
             state = self.read_state()
@@ -263,13 +264,13 @@ class SparkCluster:
                     f"{', '.join(reversed(order))}."
                 )
             if not state.daemons:
-                announce(f"No Spark cluster of {self.label()} is running: nothing to stop.")
+                log.info(f"No Spark cluster of {self.label()} is running: nothing to stop.")
                 for other in self.others_running():
                     stop = f"TMDB_DATA_DIR={other.label()} make spark-cluster-stop"
-                    announce(f"  The cluster of {other.label()} runs: `{stop}` stops it.")
+                    log.info(f"  The cluster of {other.label()} runs: `{stop}` stops it.")
                 return 0
             for name in sorted(set(names or []) - set(state.daemons)):
-                announce(f"  {name:<9} is not running: nothing to stop")
+                log.info(f"  {name:<9} is not running: nothing to stop")
             stopped = 0
             for name in order:
                 if (names and name not in names) or name not in state.daemons:
@@ -277,42 +278,42 @@ class SparkCluster:
                 daemon = state.daemons.pop(name)
                 if daemon.stop(kill=kill):
                     stopped += 1
-                    announce(f"  {name:<9} {'killed' if kill else 'stopped'} (PID {daemon.pid})")
+                    log.info(f"  {name:<9} {'killed' if kill else 'stopped'} (PID {daemon.pid})")
                 else:
-                    announce(f"  {name:<9} was not running (PID {daemon.pid} is gone or another process now)")
+                    log.info(f"  {name:<9} was not running (PID {daemon.pid} is gone or another process now)")
                 self._write_state(state)
             if not state.daemons:
                 tables = self._shown(self.warehouse)
-                announce(f"The Spark cluster of {self.label()} is stopped; its tables stay in {tables}/.")
+                log.info(f"The Spark cluster of {self.label()} is stopped; its tables stay in {tables}/.")
             return stopped
 
     # --- status ---------------------------------------------------------------------------------------
 
-    def status(self, announce: Announce = print) -> bool:
-        """Print each process's state; True when every one runs."""
+    def status(self) -> bool:
+        """Log each process's state; True when every one runs."""
         state = self.read_state()
         settings = state.settings if state.daemons else Settings.from_env()
         wanted = components(settings)
         running = state.running()
         if not state.daemons:
-            announce(f"No Spark cluster of {self.label()} is running (`make spark-cluster` starts one).")
+            log.info(f"No Spark cluster of {self.label()} is running (`make spark-cluster` starts one).")
             return False
-        announce(f"The Spark cluster of {self.label()} ({self._shown(self.root)}/):")
+        log.info(f"The Spark cluster of {self.label()} ({self._shown(self.root)}/):")
         for component in wanted:
             daemon = state.daemons.get(component.name)
             where = ", ".join(f"{port} ({what})" for port, what, _ in component.ports)
             if daemon is None:
-                announce(f"  {component.name:<9} not started            {where}")
+                log.info(f"  {component.name:<9} not started            {where}")
             elif component.name in running:
-                announce(f"  {component.name:<9} running, PID {daemon.pid:<8}  {where}")
+                log.info(f"  {component.name:<9} running, PID {daemon.pid:<8}  {where}")
             else:
-                log = self._shown(self.log(component.name))
-                announce(f"  {component.name:<9} NOT RUNNING (was PID {daemon.pid})   its log: {log}")
+                log_file = self._shown(self.log(component.name))
+                log.info(f"  {component.name:<9} NOT RUNNING (was PID {daemon.pid})   its log: {log_file}")
         if len(running) == len(wanted):
-            self._describe(settings, announce, heading=False)
+            self._describe(settings, heading=False)
         return len(running) == len(wanted)
 
-    def _describe(self, settings: Settings, announce: Announce, heading: bool = True) -> None:
+    def _describe(self, settings: Settings, heading: bool = True) -> None:
         lines = [
             f"  Master UI      http://{HOST}:{settings.master_ui_port}/   (spark://{HOST}:{settings.master_port})",
             f"  Workers        {settings.workers} x ({settings.worker_cores} core, {settings.worker_memory}),"
@@ -324,9 +325,9 @@ class SparkCluster:
             "  Build on it    make build TARGET=spark-thrift   (stop it: make spark-cluster-stop)",
         ]
         if heading:
-            announce(f"The Spark cluster of {self.label()}:")
+            log.info(f"The Spark cluster of {self.label()}:")
         for line in lines:
-            announce(line)
+            log.info(line)
 
     def others_running(self) -> list[SparkCluster]:
         """The clusters of the other data folders of this data root that have a process running."""
@@ -360,16 +361,16 @@ def clusters_under(folder: Path) -> list[Path]:
     return sorted(p.parent for p in folder.rglob(f"{FOLDER}/state.json"))
 
 
-def stop_all_under(folder: Path, announce: Announce = print) -> int:
+def stop_all_under(folder: Path) -> int:
     """Stop every cluster whose folder lies under `folder` (whatever the test or run that started it left)."""
     stopped = 0
     for cluster_dir in clusters_under(folder):
         workspace = DataRoot(cluster_dir.parent.parent).workspace(cluster_dir.parent)
-        stopped += SparkCluster(workspace).stop(announce=announce)
+        stopped += SparkCluster(workspace).stop()
     return stopped
 
 
-def command(action: str, names: list[str], *, kill: bool = False, announce: Announce = print) -> int:
+def command(action: str, names: list[str], *, kill: bool = False) -> int:
     """`tmdb spark-cluster start|stop|status [component ...]` on the current data folder's cluster."""
     workspace = DataRoot.from_env().current()
     if workspace is None:
@@ -379,15 +380,15 @@ def command(action: str, names: list[str], *, kill: bool = False, announce: Anno
                 "reads, and nothing has been staged yet: run `make stage` first (`make stage SOURCE=sample` "
                 "works offline), or point TMDB_DATA_DIR at a data folder."
             )
-        announce("Nothing has been staged yet, so there is no data folder and no Spark cluster of one.")
+        log.info("Nothing has been staged yet, so there is no data folder and no Spark cluster of one.")
         return 0 if action == "stop" else 1
     cluster = SparkCluster(workspace)
     if names and action != "stop":
         raise UserError(f"`tmdb spark-cluster {action}` takes no component names (only `stop` does).")
     if action == "start":
-        cluster.start(announce)
+        cluster.start()
         return 0
     if action == "stop":
-        cluster.stop(names or None, kill=kill, announce=announce)
+        cluster.stop(names or None, kill=kill)
         return 0
-    return 0 if cluster.status(announce) else 1
+    return 0 if cluster.status() else 1
