@@ -203,6 +203,32 @@ def test_a_model_that_loses_to_the_mean_baseline_is_not_published(
     assert latest_files(workspace) == before
 
 
+def test_a_run_with_nothing_new_does_not_train_again_the_model_that_lost_on_this_version(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published_set(workspace.root)
+    real = evaluation.evaluate
+
+    def losing(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        metrics = real(*args, **kwargs)
+        metrics["models"][training.GBM]["rmsle"] = metrics["models"][training.MEAN]["rmsle"] + 0.5
+        return metrics
+
+    monkeypatch.setattr(evaluation, "evaluate", losing)
+    lost = ml.train(workspace, track=False)
+    assert lost.published is None and not latest_files(workspace)
+
+    def no_training(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("trained again on a published version whose model already lost")
+
+    monkeypatch.setattr(training, "fit", no_training)
+    kept = ml.train(workspace, track=False, retrain=False)
+    assert kept.card["version"] == lost.card["version"]
+    assert "not trained again" in kept.not_published_because and "NOT published" in kept.line()
+    with pytest.raises(AssertionError, match="trained again"):  # `tmdb ml`, and a run that published, train
+        ml.train(workspace, track=False, retrain=True)
+
+
 def test_a_synthetic_sample_model_says_it_describes_no_real_film(workspace: Workspace) -> None:
     published_set(workspace.root, kind="sample")
     outcome = ml.train(workspace, track=False)

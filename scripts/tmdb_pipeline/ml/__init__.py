@@ -108,6 +108,10 @@ def _train(workspace: Workspace, publish_dir: Path | None, *, track: bool, retra
         )
     if not retrain and previous is not None and previous.get("data", {}).get("version") == data.data.version:
         return MlOutcome(card=previous, published=workspace.ml_dir / publishing.LATEST, unchanged=True)
+    rejected = publishing.rejected_card(workspace.ml_dir)
+    if not retrain and rejected is not None and rejected["data"]["version"] == data.data.version:
+        # Training is deterministic: the same published set would give the same losing model again.
+        return MlOutcome(card=rejected, not_published_because=f"{rejected['rejected_because']}; not trained again")
     features = check_features(contract.features, contract)
     try:
         split = dataset.time_split(data.labelled, contract.time)
@@ -133,6 +137,7 @@ def _train(workspace: Workspace, publish_dir: Path | None, *, track: bool, retra
     if reason is not None:
         outcome.not_published_because = reason
         log.warning("The model was not published: %s. The previous published model stands.", reason)
+        publishing.keep_rejected_card(workspace.ml_dir, {**card, "rejected_because": reason})
         return outcome
     predictions = _predictions(trained, split, data, contract)
     published = publishing.publish(

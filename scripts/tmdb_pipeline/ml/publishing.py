@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CARD, PREDICTIONS, MODEL_FILE = "model_card.json", "predictions.parquet", "model.skops"
+REJECTED_CARD = "rejected_model_card.json"  # the last model that lost to the baseline: ml/, beside latest
 # What skops may rebuild when it loads a model file beyond its own defaults: the types of the pipeline
 # training.fit builds, nothing else (an unexpected type in a model file is refused).
 TRUSTED_TYPES = [
@@ -67,6 +68,24 @@ def latest_card(ml_dir: Path) -> dict[str, Any] | None:
         return json.loads((ml_dir / LATEST / CARD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def rejected_card(ml_dir: Path) -> dict[str, Any] | None:
+    """The card of the last model that lost to the baseline, or None (none, or it cannot be read)."""
+    try:
+        card = json.loads((ml_dir / REJECTED_CARD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return card if isinstance(card, dict) and "rejected_because" in card and "data" in card else None
+
+
+def keep_rejected_card(ml_dir: Path, card: dict[str, Any]) -> None:
+    """Keep the card of a model that lost, so that a run with nothing new to train on does not train it again
+    (`tmdb ml` always does). Written whole or not at all."""
+    ml_dir.mkdir(parents=True, exist_ok=True)
+    tmp = ml_dir / f".{REJECTED_CARD}-{os.getpid()}"
+    tmp.write_text(json.dumps(card, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, ml_dir / REJECTED_CARD)
 
 
 def publish_rule(metrics: dict[str, Any], mean: str, gbm: str) -> str | None:
