@@ -111,7 +111,9 @@ def _train(workspace: Workspace, publish_dir: Path | None, *, track: bool, retra
     rejected = publishing.rejected_card(workspace.ml_dir)
     if not retrain and rejected is not None and rejected["data"]["version"] == data.data.version:
         # Training is deterministic: the same published set would give the same losing model again.
-        return MlOutcome(card=rejected, not_published_because=f"{rejected['rejected_because']}; not trained again")
+        return MlOutcome(
+            card=rejected, not_published_because=f"{rejected['rejected_because']}; not trained again"
+        )
     features = check_features(contract.features, contract)
     try:
         split = dataset.time_split(data.labelled, contract.time)
