@@ -134,6 +134,15 @@ def _data_dir_of(root: Path) -> Path:
     return found[0]
 
 
+def _remove_warehouse(runs: Path) -> None:
+    """The warehouse, its write-ahead log and DuckDB's spill folder (`.tmp`), which a killed build leaves."""
+    for leftover in runs.glob("tmdb.duckdb*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+        else:
+            leftover.unlink()
+
+
 def _fresh(path: Path) -> Path:
     if path.exists():
         shutil.rmtree(path)
@@ -162,8 +171,7 @@ def run(ctx: Context) -> tuple[bool, dict[str, Any]]:
 
     def fresh_data() -> dict[str, str]:
         _fresh(root)
-        for leftover in runs.glob("tmdb.duckdb*"):
-            leftover.unlink()
+        _remove_warehouse(runs)
         return _env(**ours)
 
     def record(step: Step) -> Step:
@@ -236,8 +244,7 @@ def run(ctx: Context) -> tuple[bool, dict[str, Any]]:
             record(measure("raw_load", [*pipeline, *RAW_LOAD], files=total, log_dir=ctx.log_dir, env=env,
                            check=False))  # fmt: skip
         if wanted("dbt_build"):
-            for leftover in runs.glob("tmdb.duckdb*"):
-                leftover.unlink()  # a fresh warehouse over the same landing zone
+            _remove_warehouse(runs)  # a fresh warehouse over the same landing zone
             record(measure("dbt_build", [*pipeline, "build"], files=total, log_dir=ctx.log_dir, env=env,
                            check=False))  # fmt: skip
 
