@@ -106,6 +106,8 @@ with right:
     )
     if tests.empty:
         st.info("No recorded run ran tests yet.")
+    elif not tests["tests"].any():  # a flat line at zero reads as a broken chart
+        st.success("No test failed, warned or was skipped in any recorded run.")
     else:
         tests["outcome"] = tests["outcome"].str.removeprefix("tests_")
         chart(
@@ -113,7 +115,7 @@ with right:
             .mark_line(point=True)
             .encode(
                 x=alt.X("run:N", title="Run (UTC)", sort=None, axis=alt.Axis(labelAngle=-30)),
-                y=alt.Y("tests:Q", title="Tests"),
+                y=alt.Y("tests:Q", title="Tests", axis=alt.Axis(format="d", tickMinStep=1)),
                 color=alt.Color(
                     "outcome:N",
                     title="Outcome",
