@@ -18,6 +18,7 @@ import pytest
 from tmdb_devtools.faults import invariants, kinds, render_markdown
 from tmdb_devtools.faults.moments import KINDS, STEPS, Fault, Progress, layer_of, pick_seeds
 from tmdb_devtools.faults.sandbox import Slice, mount_available, mounted, unmount, write_slice
+from tmdb_pipeline.ml import TRAINING_BEGINS
 
 
 def test_a_seed_is_the_whole_fault_and_replays_exactly() -> None:
@@ -55,7 +56,8 @@ def test_progress_follows_a_run_through_its_files(tmp_path: Path) -> None:
     folder = data_root / "folder-x"
     (folder / "landing").mkdir(parents=True)
     log.write_text("an earlier run: Began running node model.tmdb.mart_x\n")
-    progress = Progress(data_root, log)
+    output = tmp_path / "run.log"  # what the run prints
+    progress = Progress(data_root, log, output)
     assert progress.poll() == "get"
     (folder / "landing" / ".tmp").mkdir()
     assert progress.poll() == "stage"
@@ -78,12 +80,17 @@ def test_progress_follows_a_run_through_its_files(tmp_path: Path) -> None:
     assert progress.poll() == "publish"
     (folder / "publish" / "latest").symlink_to(".tmp-123")
     assert progress.poll() == "summary"
-    (folder / "ml").mkdir()  # a step after publishing, once it exists, is seen by the folder it writes
+    (folder / "history").mkdir()  # a step after publishing, once it exists, is seen by the folder it writes
+    assert progress.poll() == "history"
+    output.write_text("Published ...\n")
+    assert progress.poll() == "history"
+    # training writes only as it ends: its start is the line the run prints
+    output.write_text(f"Published ...\n{TRAINING_BEGINS} 20261208T000000Z (400 movies ...)\n")
     assert progress.poll() == "ml"
     durations = progress.durations()
     assert list(durations) == [
         *("get", "stage", "dbt-parse", "dbt-seed", "dbt-marts", "dbt-core"),
-        *("dbt-end", "publish", "summary", "ml"),
+        *("dbt-end", "publish", "summary", "history", "ml"),
     ]
     assert durations["dbt-core"] >= 0.04
 
@@ -190,6 +197,39 @@ def test_the_publish_checks_pass_a_whole_set_and_name_what_is_wrong(tmp_path: Pa
     assert any("unreadable" in p for p in invariants.published_whole(root, required=True))
     _publish(root, "v2", 4)
     assert invariants.published_matches(root, reference, []) != []
+
+
+def _model(ml_dir: Path, version: str, published_set: str) -> Path:
+    folder = ml_dir / version
+    folder.mkdir(parents=True)
+    (folder / "model_card.json").write_text(json.dumps({"data": {"version": published_set}}))
+    (folder / "model.skops").write_bytes(b"a model")
+    with duckdb.connect() as con:
+        con.execute(f"copy (select 1 as tmdb_id) to '{folder / 'predictions.parquet'}'")
+    (ml_dir / "latest").unlink(missing_ok=True)
+    (ml_dir / "latest").symlink_to(version)
+    return folder
+
+
+def test_the_model_check_holds_the_model_to_the_published_set(tmp_path: Path) -> None:
+    folder = tmp_path / "folder-x"
+    assert invariants.model_state(folder) == invariants.NO_MODEL
+    _publish(folder / "publish", "v1", 3)
+    assert invariants.model_state(folder) == invariants.NO_MODEL  # too few movies: no model is right
+    model = _model(folder / "ml", "m1", "v1")
+    assert invariants.model_matches(folder, invariants.PUBLISHED_MODEL) == []
+    assert invariants.model_matches(folder, invariants.NO_MODEL) == [
+        "the model is published, a clean run leaves it none"
+    ]
+    (model / "predictions.parquet").write_bytes(b"half a file")
+    assert any("cannot be read" in p for p in invariants.model_matches(folder, invariants.PUBLISHED_MODEL))
+    (model / "model.skops").unlink()
+    assert "ml/latest (m1) has no model.skops" in invariants.model_matches(folder, invariants.PUBLISHED_MODEL)
+    # a newer published set whose model lost to the baseline: its card, beside the older model
+    _publish(folder / "publish", "v2", 4)
+    assert invariants.model_state(folder) == invariants.NO_MODEL  # the model describes an older set
+    (folder / "ml" / invariants.REJECTED_CARD).write_text(json.dumps({"data": {"version": "v2"}}))
+    assert invariants.model_matches(folder, invariants.REJECTED_MODEL) == []
 
 
 def test_the_reader_reports_a_set_that_changes_under_it(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ class References:
     data_folder: str  # the data folder's name under the data root
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # phase -> table_checksums
     published: dict[str, dict[str, Any]] = field(default_factory=dict)  # phase -> published checksums
+    model: dict[str, str] = field(default_factory=dict)  # phase -> invariants.model_state
     durations: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> step -> seconds
     elapsed_s: dict[str, float] = field(default_factory=dict)
 
@@ -45,8 +46,8 @@ class References:
 
 
 def _watched_run(box: CampaignBox, name: str) -> tuple[Finished, Progress]:
-    progress = Progress(box.data_root, box.dbt_log)
     started = box.start(name, "run", "--source", str(box.source))
+    progress = Progress(box.data_root, box.dbt_log, started.output)
     try:
         while started.running():
             progress.poll()
@@ -77,11 +78,13 @@ def calibrate(box: CampaignBox, phases: tuple[str, ...] = PHASES) -> References:
     refs = References(snapshot_first=box.save_data("first"), data_folder=folder.name)
     refs.tables["first"] = table_checksums(folder / "tmdb.duckdb")
     refs.published["first"] = invariants.published_checksums(folder / "publish")
+    refs.model["first"] = invariants.model_state(folder)
     box.set_source("v2")
     second, progress = _watched_run(box, "clean-second")
     _green(second, "the clean second run")
     refs.tables["second"] = table_checksums(folder / "tmdb.duckdb")
     refs.published["second"] = invariants.published_checksums(folder / "publish")
+    refs.model["second"] = invariants.model_state(folder)
     refs.durations["second"], refs.elapsed_s["second"] = progress.durations(), second.elapsed_s
     if "first" not in phases:
         return refs
@@ -104,9 +107,9 @@ def run_trial(box: CampaignBox, refs: References, fault: Fault) -> dict[str, Any
     folder = box.data_root / refs.data_folder
     reader = Reader(folder / "publish")
     reader.start()
-    progress = Progress(box.data_root, box.dbt_log)
     name = f"trial-{fault.seed}"
     run = box.start(name, "run", "--source", str(box.source))
+    progress = Progress(box.data_root, box.dbt_log, run.output)
     try:
         return _judge(box, refs, fault, folder, reader, progress, run, began)
     except BaseException:
@@ -179,6 +182,9 @@ def _judge(
     )
     problems["core and mart tables equal a clean build's"] += invariants.tables_match(
         folder / "tmdb.duckdb", refs.tables[fault.phase]
+    )
+    problems["the model is the published set's, whole"] += invariants.model_matches(
+        folder, refs.model[fault.phase]
     )
     record["problems"] = {k: v for k, v in problems.items() if v}
     record["checked"] = [k for k in INVARIANTS if second is not None or not k.startswith("a second run")]

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tmdb_devtools.faults.sandbox import Slice
 from tmdb_pipeline.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,13 @@ def add_command(commands: Any) -> None:
         help="the real sample's dataset folder, the slice's source (default TMDB_REAL_SAMPLE, else the one "
         "beside the checkout: ../shared/data/tmdb-real-sample/versions/1)",
     )
-    faults.add_argument("--movies", type=int, default=240, help="movies of the first run's slice")
+    faults.add_argument(
+        "--movies",
+        type=int,
+        default=Slice.movies,
+        help="movies of the first run's slice (the default is enough for the model to train: ~320 of them"
+        " have a known revenue)",
+    )
     faults.add_argument("--series", type=int, default=60, help="series of the first run's slice")
     faults.add_argument("--new-movies", type=int, default=40, help="movies added for the second run")
     faults.add_argument("--new-series", type=int, default=10, help="series added for the second run")
@@ -53,7 +60,6 @@ def add_command(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tmdb_devtools.faults.campaign import run_campaign
-    from tmdb_devtools.faults.sandbox import Slice
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     if not (args.real_sample / "movies" / "movies").is_dir():

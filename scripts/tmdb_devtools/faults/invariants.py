@@ -1,6 +1,7 @@
 """What must hold after every fault, checked on the pipeline's on-disk contract only: the landing zone
-(batches, manifests, documents), the published set (`publish/latest` and its manifest.json) and the DuckDB
-warehouse (every core and mart table against a clean build's, by `tmdb_devtools.checksums`).
+(batches, manifests, documents), the published set (`publish/latest` and its manifest.json), the DuckDB
+warehouse (every core and mart table against a clean build's, by `tmdb_devtools.checksums`) and the
+box-office model (`ml/latest` and its card, or the card of a model that lost to the baseline).
 
 Each check returns the problems it found, one readable line each; an empty list is a pass.
 """
@@ -28,8 +29,14 @@ INVARIANTS = (
     "landing zone: nothing staged twice or lost",
     "core and mart tables equal a clean build's",
     "reader saw no error and no partial set",
+    "the model is the published set's, whole",
     "a second run is refused while the first is stopped",
 )
+# what a clean run's training left (model_state): a published model, the card of one that lost to the mean
+# baseline, or no model (too few movies with a known revenue)
+PUBLISHED_MODEL, REJECTED_MODEL, NO_MODEL = "published", "rejected", "none"
+MODEL_FILES = ("model_card.json", "predictions.parquet", "model.skops")
+REJECTED_CARD = "rejected_model_card.json"
 BATCH_FILES = ("manifest.ndjson", "summary.json")
 
 
@@ -178,6 +185,49 @@ def landing_reconciles(landing: Path, source: Path) -> list[str]:
     unknown = sorted(set(latest) - set(files))
     if unknown:
         problems.append(f"{len(unknown)} recorded files not in the source: {', '.join(unknown[:5])}")
+    return problems
+
+
+def _card_version(card: Path) -> str | None:
+    try:
+        return str(json.loads(card.read_text(encoding="utf-8"))["data"]["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def model_state(folder: Path) -> str:
+    """What training left for the published set of the data folder `folder` (a clean run's reference)."""
+    published = published_version(folder / "publish")
+    if published is None:
+        return NO_MODEL
+    if _card_version(folder / "ml" / "latest" / MODEL_FILES[0]) == published.name:
+        return PUBLISHED_MODEL
+    if _card_version(folder / "ml" / REJECTED_CARD) == published.name:
+        return REJECTED_MODEL
+    return NO_MODEL
+
+
+def model_matches(folder: Path, reference: str) -> list[str]:
+    """After the recovery run the model stands as after a clean run: published and whole (card, predictions
+    and model file, the card naming the published set), or rejected with a card naming it, or absent."""
+    state = model_state(folder)
+    if state != reference:
+        return [f"the model is {state}, a clean run leaves it {reference}"]
+    if state != PUBLISHED_MODEL:
+        return []
+    latest = (folder / "ml" / "latest").resolve()
+    problems = [
+        f"ml/latest ({latest.name}) has no {name}" for name in MODEL_FILES if not (latest / name).is_file()
+    ]
+    if not problems:
+        try:
+            with duckdb.connect() as con:
+                path = _literal(str(latest / MODEL_FILES[1]))
+                (rows,) = con.execute(f"select count(*) from read_parquet({path})").fetchone()
+            if rows == 0:
+                problems.append(f"ml/latest ({latest.name}) has no predictions")
+        except duckdb.Error as error:
+            problems.append(f"ml/latest ({latest.name}): its predictions cannot be read: {error}")
     return problems
 
 

@@ -3,7 +3,8 @@
 A run's progress is read from what it leaves on disk, its on-disk contract, never from its code: the landing
 zone's `.tmp/` (staging), dbt's log (each node as it begins, so each layer of the build; then its closing
 lines: `dbt-end` is dbt finishing and the green build being recorded), `publish/.tmp-*` (publishing, until
-`latest` changes; `summary` is what follows), and, for the steps after publishing, the folders they write.
+`latest` changes; `summary` is what follows), and, for the steps after publishing, the folders they write
+or, for a step that writes only as it ends (training the model), the line the run prints as it begins.
 Steps only move forward. Steps that a run does not have (an ML step, a run history, before they exist) are
 never seen: the campaign aims only at the steps its clean runs showed.
 
@@ -39,12 +40,17 @@ STEPS = (
     "dbt-end",
     "publish",
     "summary",
-    "ml",
     "history",
+    "ml",
 )
 # Steps after publishing, seen when a folder of theirs is written under the data folder during the run
 # (the names their authors chose, or are likely to: add to the tuple when a step is given another).
-LATE_STEP_FOLDERS = {"ml": ("ml", "mlruns", "models"), "history": ("history", "run-history", "runs")}
+LATE_STEP_FOLDERS = {
+    "history": ("history", "run-history", "runs"),
+    "ml": ("ml", "mlflow", "mlruns", "models"),
+}
+# ... and the line of the run's output that says a late step began (tmdb_pipeline.ml.TRAINING_BEGINS)
+LATE_STEP_LINES = {"ml": re.compile(r"^Training the box-office model\b", re.MULTILINE)}
 NODE_BEGAN = re.compile(r"Began running node (\w+)\.(\w+)\.(\w+)")
 DBT_DONE = re.compile(r"Finished running \d+|Completed successfully|Completed with \d+ error")
 LAYER_PREFIXES = (
@@ -74,11 +80,12 @@ class Progress:
     dbt the step is the layer of the node begun last, which goes back and forth (dbt runs a node as soon as
     its parents are built: an audit mart right after staging, say)."""
 
-    def __init__(self, data_root: Path, dbt_log: Path) -> None:
+    def __init__(self, data_root: Path, dbt_log: Path, output: Path | None = None) -> None:
         self.data_root = data_root
         self.dbt_log = dbt_log
         self.log_offset = dbt_log.stat().st_size if dbt_log.exists() else 0
         self.partial = b""
+        self.output = output  # the run's own output, read whole at each poll once dbt is done (it is short)
         self.started = time.monotonic()
         self.last_poll = self.started
         self.step = "get"
@@ -146,12 +153,24 @@ class Progress:
             for step, names in LATE_STEP_FOLDERS.items():
                 if any(_written_since(folder / name, self.started) for name in names):
                     self._move(step)
+        if STEPS.index(self.step) >= STEPS.index("summary") and self.output is not None:
+            printed = _read_text(self.output)
+            for step, line in LATE_STEP_LINES.items():
+                if line.search(printed):
+                    self._move(step)
         return self.step
 
     def durations(self) -> dict[str, float]:
         """Each step seen and the time spent in it, in seconds."""
         self.poll()
         return {step: round(seconds, 3) for step, seconds in self.time_in.items()}
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _written_since(path: Path, since_monotonic: float) -> bool:

@@ -35,7 +35,7 @@ class Slice:
     """Which files of the real sample a campaign uses: the first `movies` / `series` files by TMDB id for the
     first run; for the second, `new_movies` / `new_series` more, and every n-th first-run file changed."""
 
-    movies: int = 240
+    movies: int = 640
     series: int = 60
     new_movies: int = 40
     new_series: int = 10

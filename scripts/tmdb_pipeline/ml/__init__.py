@@ -25,6 +25,7 @@ from tmdb_pipeline.workspace import Workspace
 log = logging.getLogger(__name__)
 
 EXTRA_MODULES = ("sklearn", "mlflow", "skops")
+TRAINING_BEGINS = "Training the box-office model on the published set"
 
 
 class MissingExtra(UserError):
@@ -119,6 +120,10 @@ def _train(workspace: Workspace, publish_dir: Path | None, *, track: bool, retra
         split = dataset.time_split(data.labelled, contract.time)
     except dataset.TooFewRows as few:  # said once, by the outcome's line
         return MlOutcome(no_model_because=str(few))
+    # said as training begins: a run is silent otherwise for as long as training takes (seconds at full
+    # size), and the fault campaign reads the step's start from this line
+    rows = f"{len(split.train):,} train / {len(split.test):,} test movies"
+    log.info("%s %s (%s).", TRAINING_BEGINS, data.data.version, rows)
     trained = training.fit(split.train, contract.label, features, contract.categorical)
     metrics = evaluation.evaluate(trained, split.test, contract.label)
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
