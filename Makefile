@@ -99,7 +99,7 @@ stage: venv ## Get the data (SOURCE=auto|sample|kaggle|<folder>) and stage it in
 build: venv $(TARGET_EXTRAS) ## dbt build (every model, snapshot, seed, test) on what was staged last
 	$(TMDB) build --target "$(TARGET)"
 
-test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, faults; spark, airflow, containers beside them (SKIP_GATES=..., WITH_GATES=...)
+test: venv $(TEST_EXTRAS) ## Every gate: sqlfluff, ruff, conventions, workflows, pytest, dbt build, catalog, dashboard, faults, spark; airflow, containers beside them (SKIP_GATES=..., WITH_GATES=...)
 	$(DEVTOOLS) test $(if $(SKIP_GATES),--skip "$(SKIP_GATES)") $(if $(WITH_GATES),--with "$(WITH_GATES)")
 
 test-spark: venv $(BIN)/.installed-dev $(BIN)/.installed-spark ## The spark gate alone: the models built on DuckDB and Spark, compared

@@ -99,22 +99,24 @@ def _train(workspace: Workspace, publish_dir: Path | None, *, track: bool, retra
     from tmdb_pipeline.ml.contract import check_features, load_contract
 
     contract = load_contract()
-    data = dataset.load(publish_dir or workspace.publish_dir, contract)
+    published = dataset.find(publish_dir or workspace.publish_dir, contract)
+    data_version = published.data.version
     previous = publishing.latest_card(workspace.ml_dir)
-    if previous is not None and str(previous.get("data", {}).get("version", "")) > data.data.version:
+    if previous is not None and str(previous.get("data", {}).get("version", "")) > data_version:
         raise dataset.DatasetError(
-            f"the published set {data.data.version} is older than the one the published model was trained on"
+            f"the published set {data_version} is older than the one the published model was trained on"
             f" ({previous['data']['version']}); training on it would replace a newer model with an older"
             " one. Publish the current warehouse (`make run`, or `tmdb publish`) and train again."
         )
-    if not retrain and previous is not None and previous.get("data", {}).get("version") == data.data.version:
+    if not retrain and previous is not None and previous.get("data", {}).get("version") == data_version:
         return MlOutcome(card=previous, published=workspace.ml_dir / publishing.LATEST, unchanged=True)
     rejected = publishing.rejected_card(workspace.ml_dir)
-    if not retrain and rejected is not None and rejected["data"]["version"] == data.data.version:
+    if not retrain and rejected is not None and rejected["data"]["version"] == data_version:
         # Training is deterministic: the same published set would give the same losing model again.
         return MlOutcome(
             card=rejected, not_published_because=f"{rejected['rejected_because']}; not trained again"
         )
+    data = dataset.read(published, contract)
     features = check_features(contract.features, contract)
     try:
         split = dataset.time_split(data.labelled, contract.time)

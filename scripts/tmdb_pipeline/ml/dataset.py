@@ -68,8 +68,27 @@ class Dataset:
     undated: int  # labelled movies without a release date: they fit neither side of a time split
 
 
+@dataclass(frozen=True)
+class Published:
+    """A published set's ML mart, checked against the contract but not read yet."""
+
+    data: DataVersion
+    file: Path
+
+
 def load(publish_dir: Path, contract: Contract) -> Dataset:
     """The published ML mart of `publish_dir` (a publish root holding `latest`, or one version folder)."""
+    return read(find(publish_dir, contract), contract)
+
+
+def read(published: Published, contract: Contract) -> Dataset:
+    frame = _read(published.file, [c.name for c in contract.columns])
+    return split_labelled(published.data, frame, contract)
+
+
+def find(publish_dir: Path, contract: Contract) -> Published:
+    """The published set's version and its ML mart's file, its columns checked: what a run with nothing new
+    needs to tell that its model is current, without reading the mart."""
     folder = resolve_published(publish_dir)
     if folder is None:
         raise DatasetError(
@@ -98,8 +117,7 @@ def load(publish_dir: Path, contract: Contract) -> Dataset:
         source_kind=str(source.get("kind", "unknown")),
         dataset=str(source.get("dataset", "")),
     )
-    frame = _read(folder / relation["file"], [c.name for c in contract.columns])
-    return split_labelled(data, frame, contract)
+    return Published(data, folder / relation["file"])
 
 
 def _read(path: Path, columns: list[str]) -> pd.DataFrame:
