@@ -4,6 +4,7 @@ files made for the test. The campaign itself runs as the `faults` gate (`make te
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ import duckdb
 import pytest
 
 from tmdb_devtools.faults import invariants, kinds, render_markdown
-from tmdb_devtools.faults.moments import KINDS, STEPS, Fault, Progress, layer_of, pick_seeds
+from tmdb_devtools.faults.moments import KINDS, STEPS, Fault, Progress, draw_seeds, layer_of, pick_seeds
 from tmdb_devtools.faults.sandbox import Slice, mount_available, mounted, unmount, write_slice
 from tmdb_pipeline.ml import TRAINING_BEGINS
 
@@ -93,6 +94,30 @@ def test_progress_follows_a_run_through_its_files(tmp_path: Path) -> None:
         *("dbt-end", "publish", "summary", "history", "ml"),
     ]
     assert durations["dbt-core"] >= 0.04
+
+
+def test_progress_reads_dbts_log_on_when_dbt_rotates_it(tmp_path: Path) -> None:
+    data_root, log = tmp_path / "data", tmp_path / "dbt.log"
+    (data_root / "folder-x" / "landing" / ".tmp").mkdir(parents=True)
+    log.write_text("an earlier run's lines, enough of them to be longer than this run's\n" * 20)
+    progress = Progress(data_root, log)
+    assert progress.poll() == "stage"
+    (data_root / "folder-x" / "landing" / ".tmp").rmdir()
+    with log.open("a") as out:
+        out.write("[debug] Began running node model.tmdb.stg_tmdb__movies\n")
+    assert progress.poll() == "dbt-staging"
+    log.rename(tmp_path / "dbt.log.1")  # as dbt's rotating handler does, mid-run
+    log.write_text("[debug] Began running node model.tmdb.int_titles_unioned\n")
+    assert progress.poll() == "dbt-intermediate"
+    with log.open("a") as out:
+        out.write("[info] Completed successfully\n")
+    assert progress.poll() == "dbt-end"
+
+
+def test_the_seeds_drawn_are_a_stream_whose_start_is_pick_seeds() -> None:
+    seen = {phase: list(STEPS) for phase in ("first", "second")}
+    assert pick_seeds(11, 30, seen, KINDS) == list(itertools.islice(draw_seeds(11, seen, KINDS), 30))
+    assert list(draw_seeds(11, {}, KINDS)) == []  # no step seen: nothing to aim at
 
 
 def test_the_slice_is_the_first_files_by_id_then_new_and_changed_ones(tmp_path: Path) -> None:

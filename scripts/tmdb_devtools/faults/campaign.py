@@ -7,6 +7,7 @@ invariant. Results are written after each trial, so a campaign cut short keeps w
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -19,13 +20,14 @@ from typing import Any
 from tmdb_devtools.checksums import table_checksums
 from tmdb_devtools.faults import invariants, kinds
 from tmdb_devtools.faults.invariants import INVARIANTS, Reader
-from tmdb_devtools.faults.moments import KINDS, PHASES, STEPS, Fault, Progress, pick_seeds
+from tmdb_devtools.faults.moments import KINDS, PHASES, STEPS, Fault, Progress, draw_seeds
 from tmdb_devtools.faults.sandbox import CampaignBox, Finished, Slice, Started, mounted, write_slice
 
 log = logging.getLogger(__name__)
 
 SOURCE_VERSION = {"first": "v1", "second": "v2"}
 RUN_TIMEOUT_S = 900.0
+MAX_DRAWS_PER_FAULT = 3  # a campaign whose faults keep missing their moment stops, short, after this many
 LOCKED_PHRASE = "is in use by another process"
 
 
@@ -277,9 +279,15 @@ def run_campaign(
         log.info("clean runs: the references and each step's length")
         phases = tuple(sorted({Fault.from_seed(s).phase for s in replay})) if replay else PHASES
         refs = calibrate(box, phases)
-        seeds = replay or pick_seeds(seed, count, refs.steps_seen(), available)
+        # A fault whose run ends before its moment is not injected: another is drawn in its place, so that
+        # `count` faults are injected (replayed seeds are run once each, whatever they hit).
+        wanted = len(replay) if replay else count
+        seeds = iter(replay) if replay else draw_seeds(seed, refs.steps_seen(), available)
         trials: list[dict[str, Any]] = []
-        for number, trial_seed in enumerate(seeds, 1):
+        for trial_seed in itertools.islice(seeds, wanted if replay else MAX_DRAWS_PER_FAULT * count):
+            injected = sum(1 for t in trials if t["injected"])
+            if not replay and injected >= count:
+                break
             fault = Fault.from_seed(trial_seed)
             if fault.kind in skipped:
                 log.warning(
@@ -287,7 +295,8 @@ def run_campaign(
                 )
                 continue
             what = f"{fault.kind} in {fault.step} ({fault.phase} run)"
-            log.info("fault %d/%d: seed %s, %s", number, len(seeds), trial_seed, what)
+            number = len(trials) + 1 if replay else injected + 1
+            log.info("fault %d/%d: seed %s, %s", number, wanted, trial_seed, what)
             record = run_trial(box, refs, fault)
             trials.append(record)
             log.info("  hit %s at %.1f s; %s", record["step_hit"], record["at_s"], _verdict(record))

@@ -30,7 +30,12 @@ def add_command(commands: Any) -> None:
         "faults", help="the fault campaign: random faults over whole runs, invariants checked (make faults)"
     )
     faults.set_defaults(handler=run)
-    faults.add_argument("--count", type=int, default=100, help="faults to inject (default 100)")
+    faults.add_argument(
+        "--count",
+        type=int,
+        default=100,
+        help="faults to inject (default 100); one whose run ends before its moment is drawn again",
+    )
     faults.add_argument("--seed", type=int, help="the campaign's seed (default: a random one, logged)")
     faults.add_argument(
         "--replay", type=int, action="append", default=[], help="replay the fault of this seed (repeatable)"

@@ -16,9 +16,12 @@ fraction; how many milliseconds that is depends on the machine's load, which no 
 
 from __future__ import annotations
 
+import itertools
+import os
 import random
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +87,7 @@ class Progress:
         self.data_root = data_root
         self.dbt_log = dbt_log
         self.log_offset = dbt_log.stat().st_size if dbt_log.exists() else 0
+        self.log_inode = dbt_log.stat().st_ino if dbt_log.exists() else None
         self.partial = b""
         self.output = output  # the run's own output, read whole at each poll once dbt is done (it is short)
         self.started = time.monotonic()
@@ -113,6 +117,10 @@ class Progress:
     def _new_log_lines(self) -> list[str]:
         try:
             with open(self.dbt_log, "rb") as handle:
+                # dbt rotates its log (dbt.log -> dbt.log.1) once it is large: a new file is this run's alone
+                inode = os.fstat(handle.fileno()).st_ino
+                if inode != self.log_inode:
+                    self.log_inode, self.log_offset, self.partial = inode, 0, b""
                 handle.seek(self.log_offset)
                 chunk = handle.read()
         except OSError:
@@ -209,23 +217,29 @@ class Fault:
 def pick_seeds(
     master: int, count: int, steps_seen: dict[str, list[str]], kinds: tuple[str, ...]
 ) -> list[int]:
-    """`count` fault seeds drawn from `master`, each aimed at a step the clean run of its phase showed and a
-    kind this machine can inject, the least-covered (kind, step) pairs first so that a campaign of a few
-    dozen covers every pair."""
+    """The first `count` seeds of `draw_seeds`."""
+    return list(itertools.islice(draw_seeds(master, steps_seen, kinds), count))
+
+
+def draw_seeds(master: int, steps_seen: dict[str, list[str]], kinds: tuple[str, ...]) -> Iterator[int]:
+    """Fault seeds drawn from `master`, without end, each aimed at a step the clean run of its phase showed
+    and a kind this machine can inject, the least-covered (kind, step) pairs first so that a campaign of a few
+    dozen covers every pair (a pair drawn 200 times in a row without a less-covered one is taken anyway)."""
     rng = random.Random(master)
-    chosen: list[int] = []
     covered: dict[tuple[str, str], int] = {}
     pairs = {(k, s) for k in kinds for phase in PHASES for s in steps_seen.get(phase, [])}
+    if not pairs:
+        return
     attempts = 0
-    while len(chosen) < count:
+    while True:
         attempts += 1
         seed = rng.randrange(1, 2**31)
         fault = Fault.from_seed(seed)
         if fault.kind not in kinds or fault.step not in steps_seen.get(fault.phase, []):
             continue
-        least = min(covered.get(p, 0) for p in pairs) if pairs else 0
-        if covered.get((fault.kind, fault.step), 0) > least and attempts < 200 * count:
+        least = min(covered.get(p, 0) for p in pairs)
+        if covered.get((fault.kind, fault.step), 0) > least and attempts < 200:
             continue
         covered[(fault.kind, fault.step)] = covered.get((fault.kind, fault.step), 0) + 1
-        chosen.append(seed)
-    return chosen
+        attempts = 0
+        yield seed
