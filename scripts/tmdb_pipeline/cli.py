@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tmdb_pipeline import extract, logs, pipeline
-from tmdb_pipeline.errors import UserError
+from tmdb_pipeline.errors import UserError, storage_failure
 from tmdb_pipeline.report.summary import RunSummary, print_summary
 from tmdb_pipeline.warehouse.targets import NAMES as TARGETS
 
@@ -343,6 +343,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         print(f"\nERROR: {error}", file=sys.stderr)
         return error.exit_code
+    except Exception as error:
+        # a write the filesystem refused (full, read-only), however it surfaced: OSError, DuckDB, MLflow
+        if (said := storage_failure(error)) is None:
+            raise
+        print(f"\nERROR: {said}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(
             "\nInterrupted. Nothing half-written is visible: the next run picks up from here.",

@@ -303,6 +303,25 @@ def test_a_model_file_that_cannot_be_read_is_not_published(
     assert not list(trained.ml_dir.glob(".tmp-*"))
 
 
+def test_an_mlflow_store_that_refuses_writes_is_one_clear_error_and_the_model_stays(
+    trained: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fault campaign's read-only data folder: MLflow logged the whole traceback, then the run's summary
+    quoted SQLAlchemy's statement and parameters."""
+    from tmdb_pipeline.ml.tracking import TrackingError
+
+    before = latest_files(trained)
+    _replace_published(trained)
+    trained.mlflow_dir.mkdir(parents=True)
+    (trained.mlflow_dir / "mlflow.db").write_bytes(b"not a SQLite database, as a write cut short leaves one")
+    with pytest.raises(TrackingError) as raised:
+        ml.train(trained)
+    said = str(raised.value)
+    assert "DatabaseError: file is not a database" in said and "[SQL:" not in said, said
+    assert "Traceback" not in caplog.text
+    assert latest_files(trained) == before
+
+
 def test_without_the_ml_extra_tmdb_ml_says_make_venv_ml(monkeypatch: pytest.MonkeyPatch) -> None:
     real = ml.importlib.util.find_spec
     monkeypatch.setattr(

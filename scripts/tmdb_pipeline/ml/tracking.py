@@ -57,14 +57,30 @@ def record(
     import mlflow
     import mlflow.sklearn
     from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError  # the SQLite store's own errors (a full disk, say)
 
+    # MLflow logs a failed write to its store with the whole traceback, then raises it: said once, below
+    store_log = logging.getLogger("mlflow.store.db.utils")
+    level = store_log.level
+    store_log.setLevel(logging.CRITICAL)
     try:
         return _record(mlflow, mlflow_dir, params, metrics, tags, card, model, input_example, register)
-    except (MlflowException, OSError) as error:
+    except (MlflowException, SQLAlchemyError, OSError) as error:
         raise TrackingError(
-            f"could not record the training run in MLflow ({mlflow_dir}): {error}. Nothing was published; the"
-            " previous model stands. If the store is damaged, move it aside and run `tmdb ml` again."
+            f"could not record the training run in MLflow ({mlflow_dir}): {_root_cause(error)}. Nothing was"
+            " published; the previous model stands. Free space or make the folder writable if that is the"
+            " cause; if the store is damaged, move it aside; then run `tmdb ml` again."
         ) from None
+    finally:
+        store_log.setLevel(level)
+
+
+def _root_cause(error: BaseException) -> str:
+    """The first line of the innermost error (SQLite's, rather than SQLAlchemy's statement and parameters)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def _record(
