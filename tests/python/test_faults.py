@@ -335,9 +335,13 @@ def test_the_figure_is_rendered_from_the_results() -> None:
                "seed": 5, "checks": 14, "wall_s": 600, "cores": os.cpu_count(), "trials": trials}  # fmt: skip
     text = render_markdown(results)
     assert text.startswith("**2 faults at random moments, 2 kinds, 0 invariants broken**")
-    assert "| sigkill | 1 | 0 |" in text and "| disk-full | 0 | 1 |" in text
-    assert "--replay" not in text
+    assert (
+        "per kind: sigkill 1, disk-full 1, read-only 0, sigstop 0. Per step hit: stage 1, dbt-core 1." in text
+    )
+    assert "--replay" not in text and "more drawn" not in text
     assert "per fault" not in text  # no clean runs recorded, nothing said of them
+    missed = render_markdown({**results, "missed": 1})
+    assert "; 1 more drawn, their run over first; campaign seed 5" in missed
     text = render_markdown({**results, "clean_run_s": {"first": 41.2, "second": 38.9}})
     assert "slice took first 41 s, second 39 s; the campaign averaged 300 s per fault" in text
     text = render_markdown({**results, "broken": 1, "broken_seeds": [12]})

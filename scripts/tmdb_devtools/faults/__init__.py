@@ -23,9 +23,10 @@ def render_markdown(results: dict[str, Any]) -> str:
     faults, broken = results.get("faults", 0), results.get("broken", 0)
     kinds = results.get("kinds", [])
     steps = results.get("steps", [])
+    missed = f"{results['missed']} more drawn, their run over first; " if results.get("missed") else ""
     lines = [
         f"**{faults} faults at random moments, {len(kinds)} kinds, {broken} invariants broken** "
-        f"({len(steps)} steps hit; {results.get('checks', 0)} invariant checks; campaign seed "
+        f"({len(steps)} steps hit; {results.get('checks', 0)} invariant checks; {missed}campaign seed "
         f"{results.get('seed')}, {results.get('wall_s', 0) / 60:.0f} min on {results.get('cores')} cores; "
         f"`{results.get('command', '')}`).",
         "",
@@ -42,14 +43,10 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"{results.get('wall_s', 0) / faults:.0f} s per fault (a faulted run, then a recovery run).",
             "",
         ]
-    lines += [
-        "| fault | " + " | ".join(s for s in STEPS if s in steps) + " |",
-        "|---|" + "---:|" * len(steps),
-    ]
     injected = [t for t in results.get("trials", []) if t.get("injected")]
-    for kind in KINDS:
-        cells = [sum(1 for t in injected if t["kind"] == kind and t["step_hit"] == s) for s in steps]
-        lines.append(f"| {kind} | " + " | ".join(str(c) for c in cells) + " |")
+    per_kind = ", ".join(f"{k} {sum(1 for t in injected if t['kind'] == k)}" for k in KINDS)
+    per_step = ", ".join(f"{s} {sum(1 for t in injected if t['step_hit'] == s)}" for s in STEPS if s in steps)
+    lines += [f"Faults per kind: {per_kind}. Per step hit: {per_step}."]
     left_out = results.get("kinds_left_out") or {}
     if left_out:
         lines += ["", "Left out on that machine: " + "; ".join(f"{k} ({why})" for k, why in left_out.items())]
