@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from tmdb_devtools.checksums import differences, table_checksums
+from tmdb_pipeline.ml.publishing import CARD, LATEST, MODEL_FILE, PREDICTIONS, REJECTED_CARD
 
 INVARIANTS = (
     "recovery run green",
@@ -35,8 +36,7 @@ INVARIANTS = (
 # what a clean run's training left (model_state): a published model, the card of one that lost to the mean
 # baseline, or no model (too few movies with a known revenue)
 PUBLISHED_MODEL, REJECTED_MODEL, NO_MODEL = "published", "rejected", "none"
-MODEL_FILES = ("model_card.json", "predictions.parquet", "model.skops")
-REJECTED_CARD = "rejected_model_card.json"
+MODEL_FILES = (CARD, PREDICTIONS, MODEL_FILE)
 BATCH_FILES = ("manifest.ndjson", "summary.json")
 
 
@@ -200,7 +200,7 @@ def model_state(folder: Path) -> str:
     published = published_version(folder / "publish")
     if published is None:
         return NO_MODEL
-    if _card_version(folder / "ml" / "latest" / MODEL_FILES[0]) == published.name:
+    if _card_version(folder / "ml" / LATEST / CARD) == published.name:
         return PUBLISHED_MODEL
     if _card_version(folder / "ml" / REJECTED_CARD) == published.name:
         return REJECTED_MODEL
@@ -215,14 +215,14 @@ def model_matches(folder: Path, reference: str) -> list[str]:
         return [f"the model is {state}, a clean run leaves it {reference}"]
     if state != PUBLISHED_MODEL:
         return []
-    latest = (folder / "ml" / "latest").resolve()
+    latest = (folder / "ml" / LATEST).resolve()
     problems = [
         f"ml/latest ({latest.name}) has no {name}" for name in MODEL_FILES if not (latest / name).is_file()
     ]
     if not problems:
         try:
             with duckdb.connect() as con:
-                path = _literal(str(latest / MODEL_FILES[1]))
+                path = _literal(str(latest / PREDICTIONS))
                 (rows,) = con.execute(f"select count(*) from read_parquet({path})").fetchone()
             if rows == 0:
                 problems.append(f"ml/latest ({latest.name}) has no predictions")

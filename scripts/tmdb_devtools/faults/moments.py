@@ -16,7 +16,6 @@ fraction; how many milliseconds that is depends on the machine's load, which no 
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import re
@@ -25,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from tmdb_pipeline.ml import TRAINING_BEGINS
 
 KINDS = ("sigkill", "disk-full", "read-only", "sigstop")
 PHASES = ("first", "second")
@@ -52,8 +53,8 @@ LATE_STEP_FOLDERS = {
     "history": ("history", "run-history", "runs"),
     "ml": ("ml", "mlflow", "mlruns", "models"),
 }
-# ... and the line of the run's output that says a late step began (tmdb_pipeline.ml.TRAINING_BEGINS)
-LATE_STEP_LINES = {"ml": re.compile(r"^Training the box-office model\b", re.MULTILINE)}
+# ... and the line of the run's output that says a late step began
+LATE_STEP_LINES = {"ml": re.compile("^" + re.escape(TRAINING_BEGINS), re.MULTILINE)}
 NODE_BEGAN = re.compile(r"Began running node (\w+)\.(\w+)\.(\w+)")
 DBT_DONE = re.compile(r"Finished running \d+|Completed successfully|Completed with \d+ error")
 LAYER_PREFIXES = (
@@ -212,13 +213,6 @@ class Fault:
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def pick_seeds(
-    master: int, count: int, steps_seen: dict[str, list[str]], kinds: tuple[str, ...]
-) -> list[int]:
-    """The first `count` seeds of `draw_seeds`."""
-    return list(itertools.islice(draw_seeds(master, steps_seen, kinds), count))
 
 
 def draw_seeds(master: int, steps_seen: dict[str, list[str]], kinds: tuple[str, ...]) -> Iterator[int]:
